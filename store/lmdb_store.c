@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #define DEF_BATCH_BYTES (4u << 20)
 #define DEF_FLUSH_MS 10u
 #define PURGE_CHUNK 10000u
+#define LOW_DISK_BYTES (1u << 20)
 
 struct rec_disk {
 	uint32_t sid;
@@ -382,6 +384,18 @@ static int write_records(struct rfx_store *s)
 	return 0;
 }
 
+/* LMDB 0.9 turns a short write into EIO, which is what a full disk usually
+ * produces; tell the two apart by looking at the filesystem. */
+static int commit_failed(struct rfx_store *s, int rc)
+{
+	struct statvfs vfs;
+
+	if (rc == EIO && statvfs(s->dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < LOW_DISK_BYTES)
+		return fail(s, ENOSPC, "committing a batch (LMDB short write)");
+	return fail(s, rc, "committing a batch");
+}
+
 int rfx_store_begin(struct rfx_store *s)
 {
 	int rc;
@@ -418,7 +432,7 @@ int rfx_store_commit(struct rfx_store *s)
 	rc = mdb_txn_commit(s->wtxn);
 	s->wtxn = NULL;
 	if (rc) {
-		rc = fail(s, rc, "committing a batch");
+		rc = commit_failed(s, rc);
 		goto fail_dropped;
 	}
 	for (i = 0; i < s->ndirty; i++) {
@@ -1440,6 +1454,7 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 	struct rfx_store_options o;
 	unsigned nenv = nshards, k;
 	unsigned char *found = NULL;
+	unsigned *received = NULL;
 	int rc = 0;
 
 	if (err && errlen)
@@ -1459,7 +1474,8 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 		return rc;
 	}
 	envs = calloc(nenv, sizeof(*envs));
-	if (!envs) {
+	received = calloc(nenv, sizeof(*received));
+	if (!envs || !received) {
 		rc = -ENOMEM;
 		goto done_free;
 	}
@@ -1484,10 +1500,11 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 				snprintf(err, errlen, "%s", envs[k]->err);
 			break;
 		}
+		/* Sessions moved in earlier in this run were counted already. */
+		local.sessions += (unsigned)n - (received[k] < n ? received[k] : (unsigned)n);
 		for (i = 0; i < n && rc == 0; i++) {
 			unsigned to = map(ctx, list[i].id, list[i].len);
 
-			local.sessions++;
 			if (to == k)
 				continue;
 			if (to >= nshards) {
@@ -1512,6 +1529,8 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 				break;
 			}
 			local.moved++;
+			if (to > k)
+				received[to]++;
 		}
 		free(list);
 	}
@@ -1520,6 +1539,7 @@ done_free:
 		for (k = 0; k < nenv; k++)
 			rfx_store_close(envs[k]);
 	free(envs);
+	free(received);
 	free(found);
 done:
 	if (stats)

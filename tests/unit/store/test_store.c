@@ -19,7 +19,7 @@ static void teardown(void)
 	th_rmtree(root);
 }
 
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(ops, .init = setup, .fini = teardown, .timeout = 30);
 
 static struct rfx_store *open_or_die(const struct rfx_store_options *o)
 {
@@ -78,7 +78,7 @@ static void expect_range(struct rfx_store *s, struct rfx_store_session *ss,
 	rfx_store_iter_close(&it);
 }
 
-Test(store, open_creates_shard_env_and_reopens)
+Test(ops, open_creates_shard_env_and_reopens)
 {
 	struct rfx_store_options o = th_opts(root, 3, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -95,7 +95,7 @@ Test(store, open_creates_shard_env_and_reopens)
 	cr_expect_str_eq(rfx_store_errmsg(NULL), "no store");
 }
 
-Test(store, invalid_options_and_arguments)
+Test(ops, invalid_options_and_arguments)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s;
@@ -122,7 +122,7 @@ Test(store, invalid_options_and_arguments)
 	rfx_store_close(s);
 }
 
-Test(store, new_session_record_defaults_and_persistence)
+Test(ops, new_session_record_defaults_and_persistence)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -150,7 +150,7 @@ Test(store, new_session_record_defaults_and_persistence)
 	rfx_store_close(s);
 }
 
-Test(store, single_appends_autocommit_and_advance_seqs)
+Test(ops, single_appends_autocommit_and_advance_seqs)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_FULL);
 	struct rfx_store *s = open_or_die(&o);
@@ -180,7 +180,7 @@ Test(store, single_appends_autocommit_and_advance_seqs)
 	rfx_store_close(s);
 }
 
-Test(store, batch_commits_atomically_and_abort_drops_it)
+Test(ops, batch_commits_atomically_and_abort_drops_it)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -218,7 +218,7 @@ Test(store, batch_commits_atomically_and_abort_drops_it)
 	rfx_store_close(s);
 }
 
-Test(store, duplicate_seq_is_eexist_and_batch_survives)
+Test(ops, duplicate_seq_is_eexist_and_batch_survives)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -236,7 +236,7 @@ Test(store, duplicate_seq_is_eexist_and_batch_survives)
 	rfx_store_close(s);
 }
 
-Test(store, ranges_respect_bounds_and_skip_gaps)
+Test(ops, ranges_respect_bounds_and_skip_gaps)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
 	struct rfx_store *s = open_or_die(&o);
@@ -255,7 +255,7 @@ Test(store, ranges_respect_bounds_and_skip_gaps)
 	rfx_store_close(s);
 }
 
-Test(store, interleaved_sessions_stay_separate)
+Test(ops, interleaved_sessions_stay_separate)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -277,7 +277,7 @@ Test(store, interleaved_sessions_stay_separate)
 	rfx_store_close(s);
 }
 
-Test(store, session_limits_and_busy)
+Test(ops, session_limits_and_busy)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s;
@@ -296,7 +296,7 @@ Test(store, session_limits_and_busy)
 	rfx_store_close(s);
 }
 
-Test(store, reset_starts_new_period_and_drops_old_messages)
+Test(ops, reset_starts_new_period_and_drops_old_messages)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -331,7 +331,7 @@ Test(store, reset_starts_new_period_and_drops_old_messages)
 	rfx_store_close(s);
 }
 
-Test(store, reset_inside_batch_and_abort_reverts)
+Test(ops, reset_inside_batch_and_abort_reverts)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -356,7 +356,7 @@ Test(store, reset_inside_batch_and_abort_reverts)
 	rfx_store_close(s);
 }
 
-Test(store, retention_keeps_configured_periods_and_stays_bounded)
+Test(ops, retention_keeps_configured_periods_and_stays_bounded)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
 	struct rfx_store *s;
@@ -394,7 +394,7 @@ Test(store, retention_keeps_configured_periods_and_stays_bounded)
 	rfx_store_close(s);
 }
 
-Test(store, iterators_are_zero_copy_views_and_coexist_with_a_batch)
+Test(ops, iterators_are_zero_copy_views_and_coexist_with_a_batch)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s = open_or_die(&o);
@@ -430,7 +430,7 @@ Test(store, iterators_are_zero_copy_views_and_coexist_with_a_batch)
 	rfx_store_close(s);
 }
 
-Test(store, map_grows_by_itself_within_a_batch)
+Test(ops, map_grows_by_itself_within_a_batch)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
 	struct rfx_store *s;
@@ -465,7 +465,7 @@ Test(store, map_grows_by_itself_within_a_batch)
 	rfx_store_close(s);
 }
 
-Test(store, map_full_at_maximum_is_a_clear_error_and_loses_nothing_committed)
+Test(ops, map_full_at_maximum_is_a_clear_error_and_loses_nothing_committed)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_FULL);
 	struct rfx_store *s;
@@ -516,7 +516,7 @@ Test(store, map_full_at_maximum_is_a_clear_error_and_loses_nothing_committed)
 	rfx_store_close(s);
 }
 
-Test(store, growth_refused_while_an_iterator_is_open)
+Test(ops, growth_refused_while_an_iterator_is_open)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
 	struct rfx_store *s;
@@ -545,7 +545,7 @@ Test(store, growth_refused_while_an_iterator_is_open)
 	rfx_store_close(s);
 }
 
-Test(store, oversized_batch_commits_early_and_oversized_message_is_refused)
+Test(ops, oversized_batch_commits_early_and_oversized_message_is_refused)
 {
 	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
 	struct rfx_store *s;
@@ -567,7 +567,7 @@ Test(store, oversized_batch_commits_early_and_oversized_message_is_refused)
 	rfx_store_close(s);
 }
 
-Test(store, sync_and_health_in_each_mode)
+Test(ops, sync_and_health_in_each_mode)
 {
 	enum rfx_store_durability modes[] = {RFX_STORE_FULL, RFX_STORE_BATCH, RFX_STORE_NONE};
 
