@@ -101,6 +101,10 @@ struct rfx_store {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int health;
+	atomic_uint_fast64_t commits; /* written by the shard thread only */
+	atomic_uint_fast64_t syncs;
+	uint64_t synced_at;           /* commits value at the last flusher sync */
+	unsigned stale_readers;
 
 	char dir[PATH_MAX];
 	char file[PATH_MAX + 16];
@@ -435,6 +439,10 @@ int rfx_store_commit(struct rfx_store *s)
 		rc = commit_failed(s, rc);
 		goto fail_dropped;
 	}
+	/* Relaxed: the flusher only needs to notice "something changed". */
+	atomic_store_explicit(&s->commits,
+			      atomic_load_explicit(&s->commits, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	for (i = 0; i < s->ndirty; i++) {
 		struct rfx_store_session *ss = s->dirty[i];
 		ss->committed = ss->cur;
@@ -888,7 +896,23 @@ int rfx_store_sync(struct rfx_store *s)
 	pthread_mutex_lock(&s->mu);
 	rc = mdb_env_sync(s->env, 1);
 	pthread_mutex_unlock(&s->mu);
+	atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
 	return map_rc(rc);
+}
+
+void rfx_store_info(struct rfx_store *s, struct rfx_store_info *info)
+{
+	MDB_envinfo ei;
+
+	memset(info, 0, sizeof(*info));
+	mdb_env_info(s->env, &ei);
+	info->map_size = ei.me_mapsize;
+	info->map_used = (ei.me_last_pgno + 1) * (size_t)s->psize;
+	info->map_size_max = s->map_max;
+	info->stale_readers = s->stale_readers;
+	info->sessions_open = s->nsess;
+	info->commits = atomic_load_explicit(&s->commits, memory_order_relaxed);
+	info->syncs = atomic_load_explicit(&s->syncs, memory_order_relaxed);
 }
 
 int rfx_store_health(struct rfx_store *s)
@@ -911,12 +935,20 @@ static void *flusher_main(void *arg)
 		}
 		while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &t) != ETIMEDOUT)
 			;
+		/* Idle shards do not fsync. The commit counter is read before the
+		 * sync, so a commit racing with it is synced next time. */
+		uint64_t c = atomic_load_explicit(&s->commits, memory_order_relaxed);
+		if (c == s->synced_at && !s->stop)
+			goto next;
 		/* Held across the sync so growth (munmap/mmap) never overlaps. */
 		int rc = mdb_env_sync(s->env, 1);
+		s->synced_at = c;
+		atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
 		if (rc) {
 			int zero = 0;
 			atomic_compare_exchange_strong(&s->health, &zero, map_rc(rc));
 		}
+next:
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1044,6 +1076,7 @@ static int open_env(struct rfx_store *s)
 	rc = mdb_reader_check(s->env, &dead);
 	if (rc)
 		return fail(s, rc, "clearing stale readers");
+	s->stale_readers = (unsigned)dead;
 	mdb_env_stat(s->env, &st);
 	s->psize = st.ms_psize;
 	refresh_mapsize(s);

@@ -177,6 +177,19 @@ int rfx_store_sync(struct rfx_store *s);
  * BATCH no longer holds and the shard should log its sessions out. Any thread. */
 int rfx_store_health(struct rfx_store *s);
 
+/* Operational figures (cold; for metrics and tests). */
+struct rfx_store_info {
+	size_t map_size;          /* current map size, bytes */
+	size_t map_used;          /* bytes up to the last used page */
+	size_t map_size_max;
+	unsigned stale_readers;   /* reader slots of dead processes cleared at open */
+	unsigned sessions_open;
+	uint64_t commits;         /* transactions committed by this handle */
+	uint64_t syncs;           /* flusher/explicit syncs that did work */
+};
+
+void rfx_store_info(struct rfx_store *s, struct rfx_store_info *info);
+
 /* Delete up to `budget` messages of expired periods (cold work; call when
  * idle). Returns how many were deleted; 0 when nothing is pending. -EBUSY
  * inside a batch. */
