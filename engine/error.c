@@ -24,6 +24,7 @@ const char *rfx_strerror(int err)
 	case RFX_EREJECT: return "message rejected";
 	case RFX_ECORRUPT: return "store file corrupt or of a foreign format";
 	case RFX_EMAPFULL: return "store reached its maximum size";
+	case RFX_ESTOREINT: return "store: unexpected LMDB failure";
 	case RFX_EFULL: return "ring full";
 	case RFX_EEMPTY: return "ring empty";
 	case RFX_EMAGIC: return "not a ready ringfix shared-memory segment";

@@ -39,6 +39,7 @@ enum rfx_error {
 	/* store (10300-10399) */
 	RFX_ECORRUPT = -(RFX_ERRBASE + 300), /* store file corrupt or of a foreign format */
 	RFX_EMAPFULL = -(RFX_ERRBASE + 301), /* store reached its configured maximum size */
+	RFX_ESTOREINT = -(RFX_ERRBASE + 302), /* other LMDB failure (readers/txn full...) */
 
 	/* shm (10400-10499) */
 	RFX_EFULL = -(RFX_ERRBASE + 400),    /* ring has no room now; retry later */
