@@ -210,18 +210,27 @@ static inline const char *find_soh(const char *p, const char *end)
 	return p;
 }
 
-/* The value of k (1..8) ASCII digits at p, with 8 bytes readable at p: the
- * digits are right-aligned in a 64-bit word (leading zero digits) and combined
- * pairwise in three multiplications instead of k dependent steps. */
-static inline uint64_t swar_digits(const char *p, unsigned k)
+/*
+ * The k (1..8) bytes at p as a decimal number, with 8 bytes readable at p.
+ * Returns false if any of them is not a digit. The digits are right-aligned in
+ * a 64-bit word (the shift leaves leading zero digits), checked in one go and
+ * combined pairwise in three multiplications instead of k dependent steps.
+ */
+static inline bool swar_tag(const char *p, unsigned k, uint64_t *tag)
 {
 	uint64_t w;
 
 	memcpy(&w, p, 8);
 	w = (w - 0x3030303030303030ULL) << (8 * (8 - k));
+	/* A byte is a digit iff w's lane is 0..9: lanes 10..255 (or borrowed
+	 * below '0') get their high bit set here; carries only leave lanes that
+	 * are flagged already, so the yes/no answer is exact. */
+	if ((w | (w + 0x7676767676767676ULL)) & 0x8080808080808080ULL)
+		return false;
 	w = (w * 2561) >> 8;
 	w = ((w & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
-	return ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+	*tag = ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+	return true;
 }
 
 uint32_t rfx_codec_data_tag(uint32_t length_tag)
@@ -391,12 +400,8 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 		if (end - p >= 16) {
 			const __m128i x = _mm_loadu_si128((const __m128i *)p);
 			unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
-			unsigned dig = (unsigned)_mm_movemask_epi8(
-				_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-					      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1))));
 			unsigned k = eq ? (unsigned)__builtin_ctz(eq) : 16;
-			if (k - 1 < 8 && (dig & ((1u << k) - 1)) == (1u << k) - 1) {
-				tag = swar_digits(p, k);
+			if (k - 1 < 8 && swar_tag(p, k, &tag)) {
 				if (tag == 0) {
 					err = RFX_EBADTAG;
 					goto out;
