@@ -28,7 +28,8 @@
  *          survives a process crash and a power loss. The shard must commit
  *          before it sends the message.
  *   BATCH  (default) one transaction per loop turn, committed without sync; a
- *          flusher thread calls fdatasync() every flush_interval_ms.
+ *          flusher thread calls fdatasync() every flush_interval_ms
+ *          when something was committed since its last pass.
  *          Process crash (kill -9, abort, OOM kill): nothing committed is lost
  *          (committed pages are in the kernel page cache once commit returns).
  *          Power loss / kernel crash: transactions committed since the start of
@@ -41,6 +42,8 @@
  *          matters more than throughput.
  *   NONE   like BATCH without the flusher: the kernel writes back when it
  *          decides (about 30 s on Linux defaults). Same process-crash promise.
+ *          A shard that wants BATCH's promise without a second thread can run
+ *          NONE and call rfx_store_sync() from its own timer.
  * MDB_WRITEMAP is never used: with it a full disk surfaces as SIGBUS on a
  * store into the map instead of an error from commit.
  */
