@@ -118,7 +118,8 @@ int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 		   char *err, size_t errlen);
 
 /* Aborts an open batch, stops the flusher after a last sync (not in NONE),
- * closes the env. NULL-safe. Iterators must be closed first. */
+ * closes the env. NULL-safe. Iterators must be closed first. In a child
+ * forked after open it only frees memory: the env stays the parent's. */
 void rfx_store_close(struct rfx_store *s);
 
 /* Text describing the last failure on s (never NULL). */
@@ -202,7 +203,8 @@ int rfx_store_maintain(struct rfx_store *s, unsigned budget);
  * the session's current period, in sequence order, without copying. Views
  * handed out by rfx_store_iter_next() point into the map and stay valid until
  * rfx_store_iter_close(). The iterator sees committed data only (a snapshot
- * taken at open). Keep it short-lived: while it is open the map cannot grow
+ * taken at open). Open, use and close it within one loop turn (a long resend
+ * reopens from the next seq each turn): while it is open the map cannot grow
  * (a batch that needs to grow fails with RFX_EMAPFULL) and LMDB cannot reuse
  * pages freed since. Any number may be open at once. */
 int rfx_store_iter_open(struct rfx_store *s, struct rfx_store_session *ss,
