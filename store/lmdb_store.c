@@ -105,6 +105,7 @@ struct rfx_store {
 	atomic_uint_fast64_t syncs;
 	uint64_t synced_at;           /* commits value at the last flusher sync */
 	unsigned stale_readers;
+	pid_t owner; /* LMDB handles are not valid after fork() */
 
 	char dir[PATH_MAX];
 	char file[PATH_MAX + 16];
@@ -1126,6 +1127,7 @@ int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 	if (!s->opt.mode)
 		s->opt.mode = 0600;
 	s->opt.path = NULL; /* not ours to keep */
+	s->owner = getpid();
 	pthread_mutex_init(&s->mu, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1210,6 +1212,11 @@ void rfx_store_close(struct rfx_store *s)
 {
 	if (!s)
 		return;
+	if (s->owner != getpid()) {
+		/* A forked child holding its parent's handle: the env, its locks
+		 * and the flusher thread belong to the parent. Free memory only. */
+		goto free_mem;
+	}
 	batch_drop(s);
 	if (s->flusher_on) {
 		pthread_mutex_lock(&s->mu);
@@ -1228,6 +1235,7 @@ void rfx_store_close(struct rfx_store *s)
 		mdb_env_close(s->env);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+free_mem:
 	free(s->sess);
 	free(s->dirty);
 	free(s->stage);

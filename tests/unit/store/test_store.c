@@ -666,3 +666,25 @@ Test(ops, flusher_syncs_after_commits_and_idles_otherwise)
 		     (unsigned long long)(b.syncs - a.syncs));
 	rfx_store_close(s);
 }
+
+Test(ops, close_in_a_forked_child_leaves_the_parents_env_alone)
+{
+	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
+	struct rfx_store *s = open_or_die(&o);
+	struct rfx_store_session *ss = sess_or_die(s, "FIX.4.4:A->B");
+	int status;
+	pid_t pid;
+
+	append_or_die(s, ss, 16, RFX_STORE_OUT, 1);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		rfx_store_close(s); /* must not join a thread it does not have */
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	append_or_die(s, ss, 16, RFX_STORE_OUT, 2);
+	expect_range(s, ss, 16, RFX_STORE_OUT, 1, 2, (uint64_t[]){1, 2}, 2);
+	rfx_store_close(s);
+}
