@@ -722,3 +722,51 @@ Test(client, messages_of_a_client_that_exited_are_not_lost, .timeout = 30)
 	cr_expect_eq(RFX_SLOT_STATE(atomic_load(&rfx_seg_slot(rfx_server_seg(srv), 0)->owner)),
 		     RFX_SLOT_FREE);
 }
+
+/* The seqlock again with the writer as a thread, for ThreadSanitizer. */
+#include <pthread.h>
+
+static _Atomic int dir_stop;
+
+static void *dir_writer(void *arg)
+{
+	struct rfx_seg *own = arg;
+	struct rfx_session_info info;
+
+	memset(&info, 0, sizeof(info));
+	for (uint64_t k = 1; !atomic_load(&dir_stop); k++) {
+		snprintf(info.id, sizeof(info.id), "FIX.4.4:S%llu->T", (unsigned long long)k % 100);
+		info.next_sender_seq = k;
+		info.next_target_seq = k * 3;
+		rfx_seg_dir_write(own, 1, &info);
+	}
+	return NULL;
+}
+
+Test(segment, directory_snapshots_threads, .timeout = 30)
+{
+	struct rfx_seg_params p = params();
+	struct rfx_seg own;
+	pthread_t th;
+	int ok = 0;
+
+	cr_assert_eq(rfx_seg_create(&own, inst, 0, &p), 0);
+	atomic_store(&dir_stop, 0);
+	cr_assert_eq(pthread_create(&th, NULL, dir_writer, &own), 0);
+	for (long i = 0; ok < 2000 && i < 100000000; i++) {
+		struct rfx_session_info info;
+		char want[64];
+
+		if (rfx_seg_dir_read(&own, 1, &info) < 0 || info.next_sender_seq == 0)
+			continue;
+		snprintf(want, sizeof(want), "FIX.4.4:S%llu->T",
+			 (unsigned long long)info.next_sender_seq % 100);
+		cr_assert_eq(info.next_target_seq, info.next_sender_seq * 3);
+		cr_assert_str_eq(info.id, want);
+		ok++;
+	}
+	atomic_store(&dir_stop, 1);
+	pthread_join(th, NULL);
+	cr_expect_gt(ok, 0);
+	rfx_seg_close(&own);
+}
