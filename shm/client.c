@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/codec.h"
 #include "engine/error.h"
+#include "engine/fixtypes.h"
 #include "shm/protocol.h"
 #include "shm/segment.h"
 
@@ -37,6 +39,10 @@ struct rfx_client {
 	uint32_t claim_session;
 	uint32_t claim_max;
 	struct rfx_rec_send *claim_hdr;
+	/* typed send (rfx_send_begin .. rfx_send_end) */
+	int typed;
+	int typed_err;
+	struct rfx_builder b;
 	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
 	int64_t hb_seen_ns;
 };
@@ -328,6 +334,7 @@ void rfx_send_abort(struct rfx_client *c)
 {
 	if (!c || !c->claim_open)
 		return;
+	c->typed = 0;
 	rfx_ring_abort(&c->sh[c->claim_shard].out);
 	c->claim_open = 0;
 }
@@ -579,4 +586,109 @@ int rfx_session_status(struct rfx_client *c, int session, struct rfx_session_sta
 	out->next_sender_seq = info.next_sender_seq;
 	out->next_target_seq = info.next_target_seq;
 	return 0;
+}
+
+/* ---- typed send: the codec's appenders write straight into the claim ---- */
+
+int rfx_send_begin(struct rfx_client *c, int session, uint32_t max_len, const char *msg_type)
+{
+	char *body;
+	int rc;
+
+	if (!c || !msg_type || !*msg_type)
+		return -EINVAL;
+	rc = rfx_send_claim(c, session, max_len, &body);
+	if (rc < 0)
+		return rc;
+	/* Only the appender state is used: buffer, capacity, position, error
+	 * (and the timestamp day cache, zeroed). No header, no BodyLength. */
+	memset(&c->b, 0, sizeof(c->b));
+	c->b.buf = body;
+	c->b.cap = max_len;
+	c->typed = 1;
+	c->typed_err = 0;
+	rc = rfx_builder_str(&c->b, 35, msg_type, (uint32_t)strlen(msg_type));
+	if (rc < 0)
+		c->typed_err = rc;
+	return rc;
+}
+
+static int field_rc(struct rfx_client *c, int rc)
+{
+	if (rc < 0 && !c->typed_err)
+		c->typed_err = rc;
+	return rc;
+}
+
+#define TYPED_OK(c) ((c) && (c)->typed && (c)->claim_open)
+
+int rfx_field_str(struct rfx_client *c, uint32_t tag, const char *s, uint32_t len)
+{
+	if (!TYPED_OK(c) || (!s && len))
+		return c && c->typed ? field_rc(c, -EINVAL) : -EINVAL;
+	return field_rc(c, rfx_builder_str(&c->b, tag, s ? s : "", len));
+}
+
+int rfx_field_int(struct rfx_client *c, uint32_t tag, int64_t v)
+{
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	return field_rc(c, rfx_builder_int(&c->b, tag, v));
+}
+
+int rfx_field_uint(struct rfx_client *c, uint32_t tag, uint64_t v)
+{
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	return field_rc(c, rfx_builder_uint(&c->b, tag, v));
+}
+
+int rfx_field_decimal(struct rfx_client *c, uint32_t tag, int64_t mantissa, uint8_t scale)
+{
+	struct rfx_decimal d;
+
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	if (scale > 18)
+		return field_rc(c, -EINVAL);
+	d = rfx_decimal_make(mantissa, scale);
+	return field_rc(c, rfx_builder_decimal(&c->b, tag, &d));
+}
+
+int rfx_field_char(struct rfx_client *c, uint32_t tag, char v)
+{
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	return field_rc(c, rfx_builder_char(&c->b, tag, v));
+}
+
+int rfx_field_bool(struct rfx_client *c, uint32_t tag, int v)
+{
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	return field_rc(c, rfx_builder_bool(&c->b, tag, v != 0));
+}
+
+int rfx_field_timestamp(struct rfx_client *c, uint32_t tag, int64_t ns, unsigned digits)
+{
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	if (digits != 0 && digits != 3 && digits != 6 && digits != 9)
+		return field_rc(c, -EINVAL);
+	return field_rc(c, rfx_builder_timestamp(&c->b, tag, ns, (enum rfx_ts_prec)digits));
+}
+
+int rfx_send_end(struct rfx_client *c, uint64_t tag, unsigned flags)
+{
+	int rc;
+
+	if (!TYPED_OK(c))
+		return -EINVAL;
+	rc = c->typed_err ? c->typed_err : c->b.err;
+	if (rc < 0) {
+		rfx_send_abort(c);
+		return rc;
+	}
+	c->typed = 0;
+	return rfx_send_commit(c, c->b.pos, tag, flags);
 }

@@ -226,6 +226,38 @@ int rfx_send_commit(struct rfx_client *c, uint32_t len, uint64_t tag, unsigned f
 /* Drop the open claim; nothing is sent. */
 void rfx_send_abort(struct rfx_client *c);
 
+/* Typed zero-copy send: the message is built field by field straight into
+ * the ring (FIX formatting by ringfix's codec).
+ *
+ *     rfx_send_begin(c, s, 256, "D");           // claims room, writes 35=D
+ *     rfx_field_str(c, 11, "ord-1", 5);         // ClOrdID
+ *     rfx_field_char(c, 54, '1');               // Side = Buy
+ *     rfx_field_decimal(c, 44, 10125, 2);       // Price = 101.25
+ *     rfx_field_int(c, 38, 100);                // OrderQty
+ *     rfx_field_timestamp(c, 60, now_ns, 3);    // TransactTime, ms
+ *     rc = rfx_send_end(c, my_tag, 0);          // commit and publish
+ *
+ * rfx_send_begin reserves `max_len` body bytes (like rfx_send_claim, same
+ * returns) and writes MsgType(35) = msg_type. Each rfx_field_* appends
+ * "tag=value<SOH>" and returns 0, RFX_ENOSPACE (max_len exceeded), or
+ * -EINVAL (tag 0, SOH inside a value, no open message); an error sticks and
+ * rfx_send_end then drops the message and returns it. rfx_send_end commits
+ * like rfx_send_commit (RFX_SEND_MORE batches). rfx_send_abort drops the
+ * message. Sending thread; no system call, no allocation. */
+int rfx_send_begin(struct rfx_client *c, int session, uint32_t max_len, const char *msg_type);
+int rfx_field_str(struct rfx_client *c, uint32_t tag, const char *s, uint32_t len);
+int rfx_field_int(struct rfx_client *c, uint32_t tag, int64_t v);
+int rfx_field_uint(struct rfx_client *c, uint32_t tag, uint64_t v);
+/* mantissa * 10^-scale, e.g. (10125, 2) -> "101.25"; scale 0..18. */
+int rfx_field_decimal(struct rfx_client *c, uint32_t tag, int64_t mantissa, uint8_t scale);
+int rfx_field_char(struct rfx_client *c, uint32_t tag, char v);
+/* Y/N */
+int rfx_field_bool(struct rfx_client *c, uint32_t tag, int v);
+/* UTCTimestamp from nanoseconds since the epoch; digits = 0, 3, 6 or 9
+ * fractional digits. */
+int rfx_field_timestamp(struct rfx_client *c, uint32_t tag, int64_t ns, unsigned digits);
+int rfx_send_end(struct rfx_client *c, uint64_t tag, unsigned flags);
+
 /* Publish everything sent with RFX_SEND_MORE. Returns 0. */
 int rfx_flush(struct rfx_client *c);
 

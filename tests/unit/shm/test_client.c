@@ -770,3 +770,48 @@ Test(segment, directory_snapshots_threads, .timeout = 30)
 	cr_expect_gt(ok, 0);
 	rfx_seg_close(&own);
 }
+
+/* Typed zero-copy send through the codec's appenders. */
+Test(client, typed_fields_build_the_body_in_the_ring, .timeout = 10)
+{
+	struct rfx_client *c;
+	struct seen sn = {0};
+	int s;
+
+	start_server();
+	cr_assert_eq(rfx_client_attach(&c, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	s = rfx_bind(c, "FIX.4.4:ME->VENUE", 0);
+	cr_assert_geq(s, 0);
+	cr_expect_eq(rfx_field_int(c, 38, 1), -EINVAL, "no open message");
+	cr_assert_eq(rfx_send_begin(c, s, 200, "D"), 0);
+	cr_expect_eq(rfx_field_str(c, 11, "ord-1", 5), 0);
+	cr_expect_eq(rfx_field_char(c, 54, '1'), 0);
+	cr_expect_eq(rfx_field_decimal(c, 44, 10125, 2), 0);
+	cr_expect_eq(rfx_field_int(c, 38, -100), 0);
+	cr_expect_eq(rfx_field_uint(c, 7, 18446744073709551615ull), 0);
+	cr_expect_eq(rfx_field_bool(c, 1, 1), 0);
+	/* 2024-01-02 03:04:05.678 UTC */
+	cr_expect_eq(rfx_field_timestamp(c, 60, 1704164645678000000ll, 3), 0);
+	cr_assert_eq(rfx_send_end(c, 5, 0), 0);
+	rfx_server_poll(srv, &sops, &sn, 64);
+	const char want[] = "35=D\x01" "11=ord-1\x01" "54=1\x01" "44=101.25\x01" "38=-100\x01"
+			    "7=18446744073709551615\x01" "1=Y\x01" "60=20240102-03:04:05.678\x01";
+	cr_assert_eq(sn.sends, 1);
+	cr_expect_eq(sn.body_len, strlen(want));
+	cr_expect_eq(memcmp(sn.body, want, strlen(want)), 0, "got %.*s", (int)sn.body_len, sn.body);
+	cr_expect_eq(sn.tag, 5);
+
+	/* Too long: the error sticks and nothing is sent. */
+	cr_assert_eq(rfx_send_begin(c, s, 30, "D"), 0);
+	cr_expect_eq(rfx_field_str(c, 58, "far too long for thirty", 23), RFX_ENOSPACE);
+	cr_expect_eq(rfx_field_char(c, 54, '1'), RFX_ENOSPACE, "the error sticks");
+	cr_expect_eq(rfx_send_end(c, 6, 0), RFX_ENOSPACE);
+	cr_expect_eq(rfx_field_str(c, 11, "x\x01y", 3), -EINVAL, "closed");
+	cr_assert_eq(rfx_send_begin(c, s, 64, "F"), 0);
+	cr_expect_eq(rfx_field_str(c, 11, "x\x01y", 3), -EINVAL, "SOH in a value");
+	cr_expect_eq(rfx_send_end(c, 7, 0), -EINVAL);
+	cr_expect_eq(rfx_server_poll(srv, &sops, &sn, 64), 0);
+	cr_expect_eq(sn.sends, 1);
+	rfx_client_detach(c);
+}
