@@ -31,6 +31,11 @@ const char *rfx_strerror(int err)
 	case RFX_EVERSION: return "shared-memory layout version mismatch";
 	case RFX_EDEAD: return "peer process is gone";
 	case RFX_EPROTO: return "peer violated the ring protocol";
+	case RFX_EBADSEG: return "shared-memory segment header is inconsistent";
+	case RFX_EDETACHED: return "client detached by the shard";
+	case RFX_ENOSLOT: return "no free client slot";
+	case RFX_ENOSESSION: return "no such session";
+	case RFX_ENOTBOUND: return "session not bound by this client";
 	default: break;
 	}
 	if (err < 0 && err > -RFX_ERRBASE)
