@@ -28,6 +28,9 @@ const char *rfx_strerror(int err)
 	case RFX_EVERSION: return "shared-memory layout version mismatch";
 	case RFX_EDEAD: return "peer process is gone";
 	case RFX_EPROTO: return "peer violated the ring protocol";
+	case RFX_EPEERCLOSED: return "connection closed by the peer";
+	case RFX_ETXFULL: return "connection send buffer full";
+	case RFX_ENOSLOT: return "too many sockets on this shard loop";
 	default: break;
 	}
 	if (err < 0 && err > -RFX_ERRBASE)

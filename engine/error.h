@@ -45,6 +45,11 @@ enum rfx_error {
 	RFX_EVERSION = -(RFX_ERRBASE + 403), /* segment layout version differs from ours */
 	RFX_EDEAD = -(RFX_ERRBASE + 404),    /* the peer process is gone */
 	RFX_EPROTO = -(RFX_ERRBASE + 405),   /* peer wrote impossible positions or records */
+
+	/* shard: loop, sockets, TLS (10500-10599) */
+	RFX_EPEERCLOSED = -(RFX_ERRBASE + 500), /* the peer closed the connection */
+	RFX_ETXFULL = -(RFX_ERRBASE + 501),  /* send buffer full; wait for on_sendable */
+	RFX_ENOSLOT = -(RFX_ERRBASE + 502),  /* the loop already has max_conns sockets */
 };
 
 /* Human-readable text for a return code (negative errno or RFX_E*). Never NULL;
