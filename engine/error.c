@@ -15,6 +15,8 @@ const char *rfx_strerror(int err)
 	case RFX_EFORMAT: return "incorrect data format for value";
 	case RFX_ERANGE: return "value out of range";
 	case RFX_ETOOMANY: return "too many fields in message";
+	case RFX_EBADTAG: return "invalid tag number";
+	case RFX_EGROUP: return "incorrect NumInGroup count for repeating group";
 	case RFX_ECONFIG: return "invalid settings";
 	case RFX_EDICT: return "invalid data dictionary";
 	case RFX_ESECRET: return "encrypted secret cannot be decrypted";
@@ -22,6 +24,7 @@ const char *rfx_strerror(int err)
 	case RFX_EREJECT: return "message rejected";
 	case RFX_ECORRUPT: return "store file corrupt or of a foreign format";
 	case RFX_EMAPFULL: return "store reached its maximum size";
+	case RFX_ESTOREINT: return "store: unexpected LMDB failure";
 	case RFX_EFULL: return "ring full";
 	case RFX_EEMPTY: return "ring empty";
 	case RFX_EMAGIC: return "not a ready ringfix shared-memory segment";

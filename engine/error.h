@@ -24,6 +24,8 @@ enum rfx_error {
 	RFX_EFORMAT = -(RFX_ERRBASE + 6),    /* value has the wrong format for its type */
 	RFX_ERANGE = -(RFX_ERRBASE + 7),     /* value out of range / integer overflow */
 	RFX_ETOOMANY = -(RFX_ERRBASE + 8),   /* more fields than the index holds */
+	RFX_EBADTAG = -(RFX_ERRBASE + 9),    /* tag empty, not a positive integer, or no '=' */
+	RFX_EGROUP = -(RFX_ERRBASE + 10),    /* repeating group does not match its count */
 
 	/* engine/settings, engine/dictionary (10100-10199) */
 	RFX_ECONFIG = -(RFX_ERRBASE + 100),  /* invalid settings; details in the error context */
@@ -37,6 +39,7 @@ enum rfx_error {
 	/* store (10300-10399) */
 	RFX_ECORRUPT = -(RFX_ERRBASE + 300), /* store file corrupt or of a foreign format */
 	RFX_EMAPFULL = -(RFX_ERRBASE + 301), /* store reached its configured maximum size */
+	RFX_ESTOREINT = -(RFX_ERRBASE + 302), /* other LMDB failure (readers/txn full...) */
 
 	/* shm (10400-10499) */
 	RFX_EFULL = -(RFX_ERRBASE + 400),    /* ring has no room now; retry later */
