@@ -36,6 +36,9 @@ const char *rfx_strerror(int err)
 	case RFX_ENOSLOT: return "no free client slot";
 	case RFX_ENOSESSION: return "no such session";
 	case RFX_ENOTBOUND: return "session not bound by this client";
+	case RFX_EPEERCLOSED: return "connection closed by the peer";
+	case RFX_ETXFULL: return "connection send buffer full";
+	case RFX_ENOSLOT: return "too many sockets on this shard loop";
 	default: break;
 	}
 	if (err < 0 && err > -RFX_ERRBASE)

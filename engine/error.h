@@ -53,6 +53,11 @@ enum rfx_error {
 	RFX_ENOSLOT = -(RFX_ERRBASE + 408),  /* no free client slot in the segment */
 	RFX_ENOSESSION = -(RFX_ERRBASE + 409), /* no such session in the directory */
 	RFX_ENOTBOUND = -(RFX_ERRBASE + 410), /* session not bound by this client */
+
+	/* shard: loop, sockets, TLS (10500-10599) */
+	RFX_EPEERCLOSED = -(RFX_ERRBASE + 500), /* the peer closed the connection */
+	RFX_ETXFULL = -(RFX_ERRBASE + 501),  /* send buffer full; wait for on_sendable */
+	RFX_ENOSLOT = -(RFX_ERRBASE + 502),  /* the loop already has max_conns sockets */
 };
 
 /* Human-readable text for a return code (negative errno or RFX_E*). Never NULL;
