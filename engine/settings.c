@@ -981,9 +981,11 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		require(c, set, line, "EndTime", "the session schedule needs an end "
 			"(or NonStopSession=Y)");
 	}
-	if ((ss->start_day < 0) != (ss->end_day < 0))
-		report(c, RFX_ECONFIG, line, ss->start_day < 0 ? "StartDay" : "EndDay", 8,
+	if ((ss->start_day < 0) != (ss->end_day < 0)) {
+		const char *k = ss->start_day < 0 ? "StartDay" : "EndDay";
+		report(c, RFX_ECONFIG, line, k, strlen(k),
 		       "missing: a weekly session needs both StartDay and EndDay");
+	}
 	fixt = strcmp(ss->begin_string, "FIXT.1.1") == 0;
 	if (fixt)
 		require(c, set, line, "DefaultApplVerID", "FIXT.1.1 sessions need an application "
