@@ -15,6 +15,8 @@ const char *rfx_strerror(int err)
 	case RFX_EFORMAT: return "incorrect data format for value";
 	case RFX_ERANGE: return "value out of range";
 	case RFX_ETOOMANY: return "too many fields in message";
+	case RFX_EBADTAG: return "invalid tag number";
+	case RFX_EGROUP: return "incorrect NumInGroup count for repeating group";
 	case RFX_ECONFIG: return "invalid settings";
 	case RFX_EDICT: return "invalid data dictionary";
 	case RFX_ESECRET: return "encrypted secret cannot be decrypted";

@@ -24,6 +24,8 @@ enum rfx_error {
 	RFX_EFORMAT = -(RFX_ERRBASE + 6),    /* value has the wrong format for its type */
 	RFX_ERANGE = -(RFX_ERRBASE + 7),     /* value out of range / integer overflow */
 	RFX_ETOOMANY = -(RFX_ERRBASE + 8),   /* more fields than the index holds */
+	RFX_EBADTAG = -(RFX_ERRBASE + 9),    /* tag empty, not a positive integer, or no '=' */
+	RFX_EGROUP = -(RFX_ERRBASE + 10),    /* repeating group does not match its count */
 
 	/* engine/settings, engine/dictionary (10100-10199) */
 	RFX_ECONFIG = -(RFX_ERRBASE + 100),  /* invalid settings; details in the error context */

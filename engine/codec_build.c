@@ -1,0 +1,309 @@
+/* Builder: serialize a FIX message into a caller buffer, no allocation. */
+#include "engine/codec.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "engine/digits.h"
+
+#define TRAILER_LEN 7 /* "10=nnn<SOH>", always kept free so finish() cannot fail */
+#define NS_PER_DAY (86400LL * 1000000000LL)
+
+int rfx_builder_init(struct rfx_builder *b, const char *begin_string)
+{
+	size_t n = begin_string ? strlen(begin_string) : 0;
+
+	memset(b, 0, sizeof *b);
+	if (n == 0 || n > RFX_BEGIN_STRING_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)begin_string[i] < 0x21 || (unsigned char)begin_string[i] > 0x7e)
+			return -EINVAL;
+	memcpy(b->prefix, "8=", 2);
+	memcpy(b->prefix + 2, begin_string, n);
+	memcpy(b->prefix + 2 + n, "\0019=", 3);
+	b->prefix_len = (uint8_t)(n + 5);
+	return 0;
+}
+
+/* Room for n more bytes, keeping the trailer's room. Sticky on failure. */
+static inline bool room(struct rfx_builder *b, size_t n)
+{
+	if (b->err)
+		return false;
+	if ((size_t)b->cap - TRAILER_LEN - b->pos < n) {
+		b->err = RFX_ENOSPACE;
+		return false;
+	}
+	return true;
+}
+
+/* Writes "tag=" at w; returns the end. At most 11 bytes. */
+static inline char *put_tag(char *w, uint32_t tag)
+{
+	w = rfx_put_u64(w, tag);
+	*w++ = '=';
+	return w;
+}
+
+int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
+		      const char *msg_type, uint32_t len)
+{
+	if (b->prefix_len == 0 || len == 0 || memchr(msg_type, RFX_SOH, len))
+		return -EINVAL;
+	b->buf = buf;
+	b->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+	b->err = 0;
+	b->start = 0;
+	b->body = b->prefix_len + RFX_BODYLEN_DIGITS + 1;
+	if (b->cap < b->body + TRAILER_LEN) {
+		b->pos = 0;
+		return b->err = RFX_ENOSPACE;
+	}
+	b->pos = b->body;
+	if (!room(b, 4 + (size_t)len))
+		return b->err;
+	char *w = buf + b->pos;
+	memcpy(w, "35=", 3);
+	memcpy(w + 3, msg_type, len);
+	w[3 + len] = RFX_SOH;
+	b->pos += 4 + len;
+	return 0;
+}
+
+int rfx_builder_str(struct rfx_builder *b, uint32_t tag, const char *s, uint32_t len)
+{
+	if (tag == 0 || memchr(s, RFX_SOH, len))
+		return -EINVAL;
+	if (!room(b, 12 + (size_t)len))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, tag);
+	memcpy(w, s, len);
+	w[len] = RFX_SOH;
+	b->pos = (uint32_t)(w + len + 1 - b->buf);
+	return 0;
+}
+
+int rfx_builder_uint(struct rfx_builder *b, uint32_t tag, uint64_t v)
+{
+	if (tag == 0)
+		return -EINVAL;
+	if (!room(b, 12 + 20))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, tag);
+	w = rfx_put_u64(w, v);
+	*w++ = RFX_SOH;
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
+}
+
+int rfx_builder_int(struct rfx_builder *b, uint32_t tag, int64_t v)
+{
+	if (tag == 0)
+		return -EINVAL;
+	if (!room(b, 12 + 21))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, tag);
+	uint64_t u = (uint64_t)v;
+	if (v < 0) {
+		*w++ = '-';
+		u = 0 - u;
+	}
+	w = rfx_put_u64(w, u);
+	*w++ = RFX_SOH;
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
+}
+
+int rfx_builder_decimal(struct rfx_builder *b, uint32_t tag, const struct rfx_decimal *d)
+{
+	if (tag == 0)
+		return -EINVAL;
+	/* Worst case: sign, 255 integer digits, point, 19 fraction digits. */
+	size_t need = 12 + 1 + (d->int_digits > 20 ? d->int_digits : 20) + 1 + 19 + 1;
+	if (!room(b, need))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, tag);
+	int n = rfx_decimal_format(w, need, d);
+	if (n < 0)
+		return n;
+	w[n] = RFX_SOH;
+	b->pos = (uint32_t)(w + n + 1 - b->buf);
+	return 0;
+}
+
+int rfx_builder_char(struct rfx_builder *b, uint32_t tag, char c)
+{
+	if (tag == 0 || c == RFX_SOH)
+		return -EINVAL;
+	if (!room(b, 14))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, tag);
+	w[0] = c;
+	w[1] = RFX_SOH;
+	b->pos = (uint32_t)(w + 2 - b->buf);
+	return 0;
+}
+
+int rfx_builder_bool(struct rfx_builder *b, uint32_t tag, bool v)
+{
+	return rfx_builder_char(b, tag, v ? 'Y' : 'N');
+}
+
+int rfx_builder_timestamp(struct rfx_builder *b, uint32_t tag, int64_t ns,
+			  enum rfx_ts_prec prec)
+{
+	unsigned p = (unsigned)prec;
+
+	if (tag == 0 || p > 9)
+		return -EINVAL;
+	if (!room(b, 12 + 17 + 10 + 1))
+		return b->err;
+	/* Same UTC day as last time: only the time digits are new. */
+	if (ns < RFX_TS_MIN_NS)
+		return -EINVAL;
+	/* Unsigned difference: ns >= day_ns here, and the span may exceed INT64_MAX. */
+	if (!b->day_text[0] || ns < b->day_ns ||
+	    (uint64_t)ns - (uint64_t)b->day_ns >= (uint64_t)NS_PER_DAY) {
+		int64_t days = ns / NS_PER_DAY;
+		int32_t y;
+		uint32_t mo, d;
+		if (ns % NS_PER_DAY < 0)
+			days--;
+		rfx_civil_from_days(days, &y, &mo, &d);
+		rfx_put_date(b->day_text, y, mo, d);
+		b->day_text[8] = '-';
+		b->day_ns = days * NS_PER_DAY;
+	}
+	char *w = put_tag(b->buf + b->pos, tag);
+	memcpy(w, b->day_text, 9);
+	rfx_put_time(w + 9, ns - b->day_ns, p);
+	w += 17 + (p ? p + 1 : 0);
+	*w++ = RFX_SOH;
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
+}
+
+int rfx_builder_data(struct rfx_builder *b, uint32_t length_tag, uint32_t data_tag,
+		     const void *data, uint32_t len)
+{
+	if (length_tag == 0 || data_tag == 0)
+		return -EINVAL;
+	if (!room(b, 12 + 11 + 12 + (size_t)len + 1))
+		return b->err;
+	char *w = put_tag(b->buf + b->pos, length_tag);
+	w = rfx_put_u64(w, len);
+	*w++ = RFX_SOH;
+	w = put_tag(w, data_tag);
+	memcpy(w, data, len);
+	w[len] = RFX_SOH;
+	b->pos = (uint32_t)(w + len + 1 - b->buf);
+	return 0;
+}
+
+int rfx_builder_raw(struct rfx_builder *b, const char *fields, uint32_t len)
+{
+	if (len == 0)
+		return 0;
+	if (fields[len - 1] != RFX_SOH)
+		return -EINVAL;
+	if (!room(b, len))
+		return b->err;
+	memcpy(b->buf + b->pos, fields, len);
+	b->pos += len;
+	return 0;
+}
+
+void rfx_header_init(struct rfx_header *h)
+{
+	memset(h, 0, sizeof *h);
+	h->sending_time = INT64_MIN;
+	h->orig_sending_time = INT64_MIN;
+	h->time_prec = RFX_TS_MS;
+}
+
+static int opt_str(struct rfx_builder *b, uint32_t tag, struct rfx_str s)
+{
+	return s.len ? rfx_builder_str(b, tag, s.p, s.len) : 0;
+}
+
+int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h)
+{
+	/* Ascending tag order after 35, as QuickFIX writes its header. */
+	if (h->msg_seq_num)
+		rfx_builder_uint(b, 34, h->msg_seq_num);
+	if (h->poss_dup)
+		rfx_builder_char(b, 43, h->poss_dup);
+	opt_str(b, 49, h->sender_comp_id);
+	opt_str(b, 50, h->sender_sub_id);
+	if (h->sending_time != INT64_MIN)
+		rfx_builder_timestamp(b, 52, h->sending_time, h->time_prec);
+	opt_str(b, 56, h->target_comp_id);
+	opt_str(b, 57, h->target_sub_id);
+	if (h->poss_resend)
+		rfx_builder_char(b, 97, h->poss_resend);
+	opt_str(b, 115, h->on_behalf_of_comp_id);
+	opt_str(b, 116, h->on_behalf_of_sub_id);
+	if (h->orig_sending_time != INT64_MIN)
+		rfx_builder_timestamp(b, 122, h->orig_sending_time, h->time_prec);
+	opt_str(b, 128, h->deliver_to_comp_id);
+	opt_str(b, 129, h->deliver_to_sub_id);
+	opt_str(b, 142, h->sender_location_id);
+	opt_str(b, 143, h->target_location_id);
+	if (h->last_msg_seq_num_processed)
+		rfx_builder_uint(b, 369, h->last_msg_seq_num_processed);
+	opt_str(b, 1128, h->appl_ver_id);
+	opt_str(b, 1129, h->cstm_appl_ver_id);
+	if (h->extra.len && rfx_builder_raw(b, h->extra.p, h->extra.len) == -EINVAL)
+		b->err = b->err ? b->err : -EINVAL;
+	return b->err;
+}
+
+int rfx_builder_wrap(struct rfx_builder *b, char *buf, size_t cap,
+		     const struct rfx_header *h, const char *body, uint32_t len)
+{
+	const char *soh;
+	int r;
+
+	if (len < 5 || memcmp(body, "35=", 3) != 0 || body[len - 1] != RFX_SOH ||
+	    !(soh = memchr(body + 3, RFX_SOH, len - 3)) || soh == body + 3)
+		return RFX_EGARBLED;
+	r = rfx_builder_start(b, buf, cap, body + 3, (uint32_t)(soh - body - 3));
+	if (r < 0)
+		return r;
+	if (h)
+		rfx_builder_header(b, h);
+	rfx_builder_raw(b, soh + 1, (uint32_t)(body + len - soh - 1));
+	return b->err;
+}
+
+int rfx_builder_finish(struct rfx_builder *b)
+{
+	uint32_t blen, nd, start;
+	char *w;
+
+	if (b->err)
+		return b->err;
+	if (!b->buf)
+		return -EINVAL;
+	blen = b->pos - b->body;
+	nd = rfx_u64_digits(blen);
+	if (nd > RFX_BODYLEN_DIGITS)
+		return b->err = RFX_ETOOBIG;
+	/* Right-align "8=..<SOH>9=n<SOH>" against the body; only the prefix moves. */
+	start = b->body - 1 - nd - b->prefix_len;
+	w = b->buf + start;
+	memcpy(w, b->prefix, b->prefix_len);
+	rfx_put_fixed(w + b->prefix_len, blen, nd);
+	b->buf[b->body - 1] = RFX_SOH;
+	b->start = start;
+
+	unsigned sum = rfx_checksum(w, b->pos - start);
+	w = b->buf + b->pos;
+	memcpy(w, "10=", 3);
+	w[3] = (char)('0' + sum / 100);
+	rfx_put2(w + 4, sum % 100);
+	w[6] = RFX_SOH;
+	b->pos += TRAILER_LEN;
+	return (int)(b->pos - start);
+}
