@@ -10,6 +10,7 @@
 #include "engine/secret.h"
 #include "engine/settings.h"
 #include "guard.h"
+#include "shared_data.h"
 
 #define ACCEPTOR \
 	"[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=5001\n" \
@@ -18,10 +19,11 @@
 /* Parses text placed against a guard page; returns the rc. */
 static int parse(const char *text, struct rfx_settings **s, struct rfx_settings_error *err)
 {
-	struct guard_buf g;
-	char *p = guard_copy(&g, text, strlen(text));
+	struct guard g;
+	char *p = guard_place(&g, text, strlen(text));
+	cr_assert_not_null(p);
 	int rc = rfx_settings_parse(p, strlen(text), "t.cfg", NULL, s, err);
-	guard_free(&g);
+	guard_release(&g);
 	return rc;
 }
 

@@ -1,0 +1,400 @@
+/*
+ * codec_bench: ns per message to parse and to serialize four FIX 4.4 messages,
+ * ringfix against QuickFIX 1.15.1, in one run on one pinned CPU.
+ *
+ *   codec_bench [--quick] [--json] [--runs N]
+ *
+ * What each side does (the same wire bytes for both):
+ *   parse      ringfix: rfx_codec_frame() with CheckSum verification, then
+ *              rfx_codec_parse() into a field index (every tag converted to an
+ *              integer, every value a view).
+ *              QuickFIX: FIX::Message(string, validate=true) without a data
+ *              dictionary (BodyLength and CheckSum checked, every field split and
+ *              copied into the header/body/trailer maps).
+ *   serialize  ringfix: rebuild the message from its parsed fields (strings),
+ *              computing BodyLength and CheckSum: rfx_builder_start/str/finish.
+ *              QuickFIX: Message::toString(std::string&) of a parsed message
+ *              (reused output string: its cheapest path).
+ *   wrap       (ringfix only, the shard's outbound path) rfx_builder_wrap() of
+ *              the body from 35= with a standard header, then finish.
+ *
+ * Each figure is the median of N runs (7; 3 with --quick) with min-max.
+ * Timing figures are never asserted: the meson test only proves it runs.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/codec.h"
+
+#ifdef RFX_HAVE_QUICKFIX
+long rfx_qf_parse_loop(const char *msg, size_t len, long iters);
+long rfx_qf_serialize_loop(const char *msg, size_t len, long iters);
+#endif
+
+#define MAX_RUNS 31
+
+struct sample {
+	const char *name; /* json key suffix */
+	const char *title;
+	char wire[4096];
+	int len;
+};
+
+static volatile long sink;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+struct stat3 {
+	double med, min, max;
+};
+
+static struct stat3 summarize(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	struct stat3 s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
+	return s;
+}
+
+/* ------------------------------------------------------------- messages */
+
+static const char *const SENDING_TIME = "20240102-03:04:05.123";
+
+static void make_sample(struct sample *s, const char *name, const char *title,
+			const char *msg_type, const char *body)
+{
+	struct rfx_builder b;
+	char tmp[4096];
+	size_t n = strlen(body);
+
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = body[i] == '|' ? RFX_SOH : body[i];
+	rfx_builder_init(&b, "FIX.4.4");
+	rfx_builder_start(&b, tmp + 2048, 2048, msg_type, (uint32_t)strlen(msg_type));
+	rfx_builder_str(&b, 34, "1234", 4);
+	rfx_builder_str(&b, 49, "SENDERCOMP", 10);
+	rfx_builder_str(&b, 52, SENDING_TIME, (uint32_t)strlen(SENDING_TIME));
+	rfx_builder_str(&b, 56, "TARGETCOMP", 10);
+	rfx_builder_raw(&b, tmp, (uint32_t)n);
+	s->len = rfx_builder_finish(&b);
+	if (s->len <= 0) {
+		fprintf(stderr, "codec_bench: cannot build %s: %s\n", name, rfx_strerror(s->len));
+		exit(1);
+	}
+	memcpy(s->wire, rfx_builder_msg(&b), (size_t)s->len);
+	s->name = name;
+	s->title = title;
+}
+
+static void make_samples(struct sample *s)
+{
+	char md[2048];
+	int w = 0;
+
+	make_sample(&s[0], "heartbeat", "Heartbeat (0)", "0", "");
+	make_sample(&s[1], "new_order_single", "NewOrderSingle (D)", "D",
+		    "11=ORD-000012345|1=ACCT-7|21=1|55=AAPL|54=1|60=20240102-03:04:05.120|"
+		    "38=100|40=2|44=187.25|59=0|");
+	make_sample(&s[2], "execution_report", "ExecutionReport (8)", "8",
+		    "37=O-99812|11=ORD-000012345|17=E-5521901|150=F|39=2|1=ACCT-7|55=AAPL|"
+		    "54=1|38=100|40=2|44=187.25|32=100|31=187.24|151=0|14=100|6=187.24|"
+		    "60=20240102-03:04:05.122|58=Filled|");
+	w += sprintf(md + w, "262=MDREQ-1|268=10|");
+	for (int i = 0; i < 10; i++)
+		w += sprintf(md + w, "279=%d|269=%d|55=AAPL|270=187.%02d|271=%d|290=%d|", i % 3,
+			     i % 2, 20 + i, 100 * (i + 1), 1 + i / 2);
+	make_sample(&s[3], "market_data_incremental_refresh_10",
+		    "MarketDataIncrementalRefresh (X), 10 entries", "X", md);
+}
+
+/* ------------------------------------------------------------ workloads */
+
+static struct rfx_field fields[512];
+
+static long rfx_parse_loop(const struct sample *s, long iters)
+{
+	const struct rfx_frame_opts fo = {.max_size = 65536, .check_checksum = true};
+	struct rfx_msg m;
+	long acc = 0;
+
+	rfx_msg_init(&m, fields, 512);
+	for (long i = 0; i < iters; i++) {
+		size_t skip;
+		int n = rfx_codec_frame(s->wire, (size_t)s->len, &fo, &skip);
+		if (n <= 0)
+			return -1;
+		acc += rfx_codec_parse(&m, s->wire, (size_t)n, NULL);
+	}
+	return acc;
+}
+
+static long rfx_serialize_loop(const struct sample *s, long iters)
+{
+	static char out[8192];
+	struct rfx_builder b;
+	struct rfx_msg m;
+	long acc = 0;
+
+	rfx_msg_init(&m, fields, 512);
+	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0 ||
+	    rfx_builder_init(&b, "FIX.4.4") < 0)
+		return -1;
+	const struct rfx_field *mt = rfx_msg_hdr(&m, RFX_HDR_MSG_TYPE);
+	for (long i = 0; i < iters; i++) {
+		rfx_builder_start(&b, out, sizeof out, mt->p, mt->len);
+		/* Fields 0..2 are 8, 9, 35 and the last is 10: the builder makes those. */
+		for (uint32_t k = 3; k + 1 < m.nfields; k++)
+			rfx_builder_str(&b, m.fields[k].tag, m.fields[k].p, m.fields[k].len);
+		acc += rfx_builder_finish(&b);
+	}
+	return acc;
+}
+
+static long rfx_wrap_loop(const struct sample *s, long iters)
+{
+	static char out[8192];
+	struct rfx_builder b;
+	struct rfx_msg m;
+	struct rfx_header h;
+	long acc = 0;
+
+	rfx_msg_init(&m, fields, 512);
+	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0 ||
+	    rfx_builder_init(&b, "FIX.4.4") < 0)
+		return -1;
+	/* The client's body: from 35= to the end, minus the header fields. Here we
+	 * take 35 and everything after the header fields of the sample. */
+	static char body[4096];
+	uint32_t bl = 0;
+	for (uint32_t k = 2; k + 1 < m.nfields; k++) {
+		uint32_t t = m.fields[k].tag;
+		if (t == 34 || t == 49 || t == 52 || t == 56)
+			continue;
+		bl += (uint32_t)sprintf(body + bl, "%u=", t);
+		memcpy(body + bl, m.fields[k].p, m.fields[k].len);
+		bl += m.fields[k].len;
+		body[bl++] = RFX_SOH;
+	}
+	rfx_header_init(&h);
+	h.sender_comp_id = (struct rfx_str){"SENDERCOMP", 10};
+	h.target_comp_id = (struct rfx_str){"TARGETCOMP", 10};
+	for (long i = 0; i < iters; i++) {
+		h.msg_seq_num = (uint64_t)i + 1;
+		h.sending_time = 1704164645123000000LL + i * 1000;
+		rfx_builder_wrap(&b, out, sizeof out, &h, body, bl);
+		acc += rfx_builder_finish(&b);
+	}
+	return acc;
+}
+
+typedef long (*loop_fn)(const struct sample *s, long iters);
+
+#ifdef RFX_HAVE_QUICKFIX
+static long qf_parse(const struct sample *s, long iters)
+{
+	return rfx_qf_parse_loop(s->wire, (size_t)s->len, iters);
+}
+
+static long qf_serialize(const struct sample *s, long iters)
+{
+	return rfx_qf_serialize_loop(s->wire, (size_t)s->len, iters);
+}
+#endif
+
+/* Runs fn `runs` times for about target_ns each; ns per message. */
+static int measure(loop_fn fn, const struct sample *s, int runs, double target_ns,
+		   struct stat3 *out)
+{
+	double v[MAX_RUNS];
+	long iters = 64;
+
+	/* Calibrate: grow the iteration count until one run takes ~target_ns/4. */
+	for (;;) {
+		double t0 = now_ns();
+		long r = fn(s, iters);
+		double dt = now_ns() - t0;
+		if (r < 0)
+			return -1;
+		sink += r;
+		if (dt > target_ns / 4 || iters > (1L << 30))
+			break;
+		iters *= 4;
+	}
+	iters *= 4;
+	for (int i = 0; i < runs; i++) {
+		double t0 = now_ns();
+		long r = fn(s, iters);
+		double dt = now_ns() - t0;
+		if (r < 0)
+			return -1;
+		sink += r;
+		v[i] = dt / (double)iters;
+	}
+	*out = summarize(v, runs);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void cpu_model(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(buf, cap, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *c = strchr(line, ':');
+			if (c) {
+				c += 1 + (c[1] == ' ');
+				c[strcspn(c, "\n")] = 0;
+				snprintf(buf, cap, "%s", c);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N]\n");
+}
+
+int main(int argc, char **argv)
+{
+	bool quick = false, json = false;
+	int runs = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+			runs = atoi(argv[++i]);
+			if (runs < 1 || runs > MAX_RUNS) {
+				fprintf(stderr, "codec_bench: --runs must be 1..%d\n", MAX_RUNS);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!runs)
+		runs = quick ? 3 : 7;
+	double target = quick ? 2e6 : 4e7; /* ns per run */
+
+	/* One CPU for the whole run, so both sides see the same core and caches. */
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	bool pinned = sched_setaffinity(0, sizeof set, &set) == 0;
+	char model[256];
+	cpu_model(model, sizeof model);
+
+	static struct sample samples[4];
+	make_samples(samples);
+
+	struct result {
+		struct stat3 parse, ser, wrap, qparse, qser;
+		bool have_qf;
+	} res[4];
+	memset(res, 0, sizeof res);
+
+	for (int i = 0; i < 4; i++) {
+		const struct sample *s = &samples[i];
+		if (measure(rfx_parse_loop, s, runs, target, &res[i].parse) < 0 ||
+		    measure(rfx_serialize_loop, s, runs, target, &res[i].ser) < 0 ||
+		    measure(rfx_wrap_loop, s, runs, target, &res[i].wrap) < 0) {
+			fprintf(stderr, "codec_bench: ringfix failed on %s\n", s->name);
+			return 1;
+		}
+#ifdef RFX_HAVE_QUICKFIX
+		if (measure(qf_parse, s, runs, target, &res[i].qparse) < 0 ||
+		    measure(qf_serialize, s, runs, target, &res[i].qser) < 0) {
+			fprintf(stderr, "codec_bench: QuickFIX rejected %s\n", s->name);
+			return 1;
+		}
+		res[i].have_qf = true;
+#endif
+	}
+
+	if (json) {
+		printf("{\"cpu\": %d, \"cpu_model\": \"%s\", \"pinned\": %s, \"runs\": %d, "
+		       "\"quick\": %s, \"quickfix\": %s",
+		       cpu, model, pinned ? "true" : "false", runs, quick ? "true" : "false",
+		       res[0].have_qf ? "true" : "false");
+		for (int i = 0; i < 4; i++) {
+			const char *n = samples[i].name;
+			const struct result *r = &res[i];
+			printf(", \"bytes_%s\": %d", n, samples[i].len);
+			printf(", \"parse_ns_ringfix_%s\": %.1f, \"parse_ns_ringfix_%s_min\": %.1f, "
+			       "\"parse_ns_ringfix_%s_max\": %.1f",
+			       n, r->parse.med, n, r->parse.min, n, r->parse.max);
+			printf(", \"serialize_ns_ringfix_%s\": %.1f, \"serialize_ns_ringfix_%s_min\": %.1f, "
+			       "\"serialize_ns_ringfix_%s_max\": %.1f",
+			       n, r->ser.med, n, r->ser.min, n, r->ser.max);
+			printf(", \"wrap_ns_ringfix_%s\": %.1f", n, r->wrap.med);
+			if (r->have_qf) {
+				printf(", \"parse_ns_quickfix_%s\": %.1f, \"parse_ns_quickfix_%s_min\": %.1f, "
+				       "\"parse_ns_quickfix_%s_max\": %.1f",
+				       n, r->qparse.med, n, r->qparse.min, n, r->qparse.max);
+				printf(", \"serialize_ns_quickfix_%s\": %.1f, "
+				       "\"serialize_ns_quickfix_%s_min\": %.1f, "
+				       "\"serialize_ns_quickfix_%s_max\": %.1f",
+				       n, r->qser.med, n, r->qser.min, n, r->qser.max);
+				printf(", \"parse_speedup_%s\": %.2f, \"serialize_speedup_%s\": %.2f", n,
+				       r->qparse.med / r->parse.med, n, r->qser.med / r->ser.med);
+			}
+		}
+		printf("}\n");
+		return 0;
+	}
+
+	printf("codec_bench: FIX 4.4 parse and serialize, ns per message\n");
+	printf("CPU %d (%s), %s; median of %d runs [min-max]%s\n\n", cpu, model,
+	       pinned ? "pinned" : "NOT pinned", runs, quick ? ", --quick (short runs)" : "");
+	for (int i = 0; i < 4; i++) {
+		const struct result *r = &res[i];
+		printf("%s, %d bytes\n", samples[i].title, samples[i].len);
+		printf("  parse      ringfix %8.1f [%.1f-%.1f]", r->parse.med, r->parse.min,
+		       r->parse.max);
+		if (r->have_qf)
+			printf("   QuickFIX %8.1f [%.1f-%.1f]   %5.1fx", r->qparse.med, r->qparse.min,
+			       r->qparse.max, r->qparse.med / r->parse.med);
+		printf("\n  serialize  ringfix %8.1f [%.1f-%.1f]", r->ser.med, r->ser.min, r->ser.max);
+		if (r->have_qf)
+			printf("   QuickFIX %8.1f [%.1f-%.1f]   %5.1fx", r->qser.med, r->qser.min,
+			       r->qser.max, r->qser.med / r->ser.med);
+		printf("\n  wrap body  ringfix %8.1f [%.1f-%.1f]  (shard path: header + body from 35=)\n\n",
+		       r->wrap.med, r->wrap.min, r->wrap.max);
+	}
+	if (!res[0].have_qf)
+		printf("QuickFIX not built (-Dquickfix=disabled or libquickfix-dev missing): no ratios.\n");
+	printf("parse: ringfix frames (CheckSum verified) and indexes every field; QuickFIX builds\n"
+	       "FIX::Message(string, validate) without a dictionary. serialize: both write every\n"
+	       "field from strings with BodyLength and CheckSum (QuickFIX: toString()).\n");
+	return 0;
+}
