@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
+#include "engine/dictionary.h"
 #include "engine/error.h"
 #include "engine/secret.h"
 
@@ -986,6 +988,9 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		report(c, RFX_ECONFIG, line, k, strlen(k),
 		       "missing: a weekly session needs both StartDay and EndDay");
 	}
+	if (ss->use_local_time && ss->time_zone[0])
+		report(c, RFX_ECONFIG, line, "TimeZone", 8,
+		       "conflicts with UseLocalTime=Y: give one or the other");
 	fixt = strcmp(ss->begin_string, "FIXT.1.1") == 0;
 	if (fixt)
 		require(c, set, line, "DefaultApplVerID", "FIXT.1.1 sessions need an application "
@@ -1189,6 +1194,7 @@ int rfx_settings_load(const char *path, struct rfx_settings **out, struct rfx_se
 	const char *slash;
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat st;
 	FILE *f;
 	int rc;
 
@@ -1202,20 +1208,21 @@ int rfx_settings_load(const char *path, struct rfx_settings **out, struct rfx_se
 		return rc;
 	}
 	/* Settings files are small; a bound keeps a wrong path (a device) harmless. */
-	buf = malloc(16u << 20);
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+		rc = RFX_ECONFIG;
+		report(&c, rc, 0, NULL, 0, "not a regular file of at most 16 MiB");
+		fclose(f);
+		return rc;
+	}
+	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		fclose(f);
 		return -ENOMEM;
 	}
-	len = fread(buf, 1, 16u << 20, f);
-	if (ferror(f)) {
+	len = fread(buf, 1, (size_t)st.st_size + 1, f);
+	if (ferror(f) || len > (size_t)st.st_size) {
 		rc = -EIO;
-		report(&c, rc, 0, NULL, 0, "cannot read");
-		goto out;
-	}
-	if (!feof(f)) {
-		rc = RFX_ECONFIG;
-		report(&c, rc, 0, NULL, 0, "larger than 16 MiB; not a settings file?");
+		report(&c, rc, 0, NULL, 0, "cannot read (file changed while reading?)");
 		goto out;
 	}
 	slash = strrchr(path, '/');
@@ -1239,4 +1246,12 @@ const struct rfx_session_settings *rfx_settings_find(const struct rfx_settings *
 		if (strcmp(s->sessions[i].id, id) == 0)
 			return &s->sessions[i];
 	return NULL;
+}
+
+unsigned rfx_session_settings_validate_flags(const struct rfx_session_settings *ss)
+{
+	return (ss->validate_fields_out_of_order ? RFX_VALIDATE_FIELDS_OUT_OF_ORDER : 0) |
+	       (ss->validate_fields_have_values ? RFX_VALIDATE_FIELDS_HAVE_VALUES : 0) |
+	       (ss->validate_user_defined_fields ? RFX_VALIDATE_USER_DEFINED_FIELDS : 0) |
+	       (ss->allow_unknown_msg_fields ? RFX_ALLOW_UNKNOWN_MSG_FIELDS : 0);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/dictionary.h"
 #include "engine/error.h"
 #include "engine/secret.h"
 #include "engine/settings.h"
@@ -207,6 +208,24 @@ Test(settings, conformance_at_cfg_loads, .timeout = 10)
 		     s->sessions[0].data_dictionary);
 	cr_expect_eq(access(s->sessions[2].transport_data_dictionary, R_OK), 0);
 	cr_expect_eq(access(s->sessions[2].app_data_dictionary, R_OK), 0);
+	/* Every session's dictionaries load, and the switches map to validator flags. */
+	for (unsigned i = 0; i < s->nsessions; i++) {
+		const struct rfx_session_settings *ss = &s->sessions[i];
+		const char *paths[2] = { ss->data_dictionary, NULL };
+		struct rfx_dict_error derr;
+		if (!ss->data_dictionary[0]) {
+			paths[0] = ss->transport_data_dictionary;
+			paths[1] = ss->app_data_dictionary;
+		}
+		for (int k = 0; k < 2 && paths[k]; k++) {
+			struct rfx_dict *d;
+			cr_expect_eq(rfx_dict_load(paths[k], &d, &derr), 0, "%s", derr.text);
+			rfx_dict_free(d);
+		}
+	}
+	cr_expect_eq(rfx_session_settings_validate_flags(&s->sessions[3]), RFX_VALIDATE_DEFAULT);
+	cr_expect_eq(rfx_session_settings_validate_flags(&s->sessions[4]),
+		     RFX_VALIDATE_DEFAULT & ~RFX_VALIDATE_FIELDS_HAVE_VALUES);
 	rfx_settings_free(s);
 }
 
@@ -219,6 +238,8 @@ Test(settings, load_reports_missing_file, .timeout = 10)
 	cr_expect_null(s);
 	cr_expect(strstr(err.text, "/nonexistent/ringfix.cfg: cannot open") == err.text, "%s",
 		  err.text);
+	cr_expect_eq(rfx_settings_load("/dev/null", &s, &err), RFX_ECONFIG);
+	cr_expect(strstr(err.text, "not a regular file") != NULL, "%s", err.text);
 }
 
 Test(settings, load_resolves_paths_against_file_dir, .timeout = 10)
@@ -281,6 +302,8 @@ Test(settings_errors, bad_values, .timeout = 10)
 	expect_error(ACCEPTOR SESSION44 "StartTime=24:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartTime=8:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartDay=M\n", 11, "StartDay", "day of the week");
+	expect_error(ACCEPTOR SESSION44 "TimeZone=Europe/London\nUseLocalTime=Y\n", 8, "TimeZone",
+		     "conflicts with UseLocalTime");
 	expect_error(ACCEPTOR SESSION44 "ConnectionType=both\n", 11, "ConnectionType",
 		     "not one of initiator|acceptor");
 	expect_error(ACCEPTOR "[SESSION]\nBeginString=FIX.4.5\nTargetCompID=A\n", 9, "BeginString",
