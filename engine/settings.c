@@ -823,13 +823,19 @@ static void trim(const char **p, size_t *n)
 		(*n)--;
 }
 
-/* Cuts text into entries; also counts sessions and records their header lines.
+/* A [SESSION]: its header line and its entries ents[first, end). */
+struct sess_span {
+	unsigned line;
+	size_t first, end;
+};
+
+/* Cuts text into entries; also records each session's header line and entries.
  * Returns 0 or -ENOMEM; syntax errors are reported and lexing continues. */
 static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, size_t *nout,
-	       unsigned **sess_lines, unsigned *nsess)
+	       struct sess_span **sess_out, unsigned *nsess)
 {
 	struct entry *ents = NULL;
-	unsigned *lines = NULL;
+	struct sess_span *lines = NULL;
 	size_t n = 0, cap = 0, scap = 0;
 	int sec = -1;
 	unsigned line = 0;
@@ -851,6 +857,8 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 		if (l[0] == '[') {
 			const char *name = l + 1;
 			size_t nn = ll - 1;
+			if (sec == SEC_SESSION)
+				lines[*nsess - 1].end = n; /* a new section closes the session */
 			if (l[ll - 1] != ']') {
 				report(c, RFX_ECONFIG, line, NULL, 0,
 				       "section header without closing ']'");
@@ -865,14 +873,16 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 				sec = SEC_ENGINE;
 			} else if (nn == 7 && strncasecmp(name, "SESSION", 7) == 0) {
 				if (*nsess == scap) {
-					unsigned *nl2;
+					struct sess_span *nl2;
 					scap = scap ? 2 * scap : 16;
 					nl2 = realloc(lines, scap * sizeof(*lines));
 					if (!nl2)
 						goto nomem;
 					lines = nl2;
 				}
-				lines[(*nsess)++] = line;
+				lines[*nsess].line = line;
+				lines[*nsess].first = lines[*nsess].end = n;
+				(*nsess)++;
 				sec = SEC_SESSION;
 			} else {
 				report(c, RFX_ECONFIG, line, NULL, 0,
@@ -921,9 +931,11 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 			}
 		}
 	}
+	if (sec == SEC_SESSION)
+		lines[*nsess - 1].end = n;
 	*out = ents;
 	*nout = n;
-	*sess_lines = lines;
+	*sess_out = lines;
 	return 0;
 nomem:
 	free(ents);
@@ -1108,7 +1120,7 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 	struct keyset tmpl_set;
 	struct rfx_settings *s = NULL;
 	struct entry *ents = NULL;
-	unsigned *sess_lines = NULL;
+	struct sess_span *sess = NULL;
 	size_t nents = 0;
 	unsigned nsess = 0;
 	int rc;
@@ -1122,7 +1134,7 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = lex(&c, text, len, &ents, &nents, &sess_lines, &nsess);
+	rc = lex(&c, text, len, &ents, &nents, &sess, &nsess);
 	if (rc < 0)
 		goto fail;
 
@@ -1159,8 +1171,9 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 		struct keyset set = tmpl_set;
 
 		*ss = *tmpl;
-		ss->line = sess_lines[i];
-		apply(&c, ents, nents, SEC_SESSION, i, ss, &set);
+		ss->line = sess[i].line;
+		apply(&c, ents + sess[i].first, sess[i].end - sess[i].first, SEC_SESSION, i, ss,
+		      &set);
 		check_session(&c, ss, &set, &s->engine);
 		if (ss->begin_string[0] && ss->sender_comp_id[0] && ss->target_comp_id[0] &&
 		    rfx_settings_session_id(ss, ss->id, sizeof(ss->id)) < 0)
@@ -1182,7 +1195,7 @@ fail:
 		OPENSSL_cleanse(tmpl, sizeof(*tmpl));
 	free(tmpl);
 	free(ents);
-	free(sess_lines);
+	free(sess);
 	rfx_settings_free(s);
 	return rc;
 }

@@ -596,3 +596,35 @@ Test(settings_secrets, errors_never_show_secrets, .timeout = 10)
 	parse(ACCEPTOR SESSION44 "Pasword=plaintext\n", &s, &err);
 	cr_expect_null(strstr(err.text, "plaintext"));
 }
+
+/* Many sessions (RFX_TEST_SESSIONS, default 2000): parsing stays linear and the
+ * duplicate check still finds the one duplicate at the end. */
+Test(settings, many_sessions, .timeout = 60)
+{
+	const char *env = getenv("RFX_TEST_SESSIONS");
+	long n = env ? atol(env) : 2000;
+	size_t cap = (size_t)n * 96 + 512, len = 0;
+	char *cfg = malloc(cap);
+	struct rfx_settings *s;
+	struct rfx_settings_error err;
+
+	cr_assert_not_null(cfg);
+	cr_assert_gt(n, 1);
+	len += (size_t)snprintf(cfg + len, cap - len, "[ENGINE]\nShards=4\n%s", ACCEPTOR);
+	for (long i = 0; i < n; i++)
+		len += (size_t)snprintf(cfg + len, cap - len,
+					"[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T%ld\n", i);
+	cr_assert_eq(rfx_settings_parse(cfg, len, "t.cfg", NULL, &s, &err), 0, "%s", err.text);
+	cr_expect_eq(s->nsessions, (unsigned)n);
+	unsigned per_shard[4] = {0};
+	for (unsigned i = 0; i < s->nsessions; i++)
+		per_shard[s->sessions[i].shard]++;
+	for (int k = 0; k < 4; k++)
+		cr_expect_gt(per_shard[k], (unsigned)n / 8, "hash spreads sessions over shards");
+	rfx_settings_free(s);
+	len += (size_t)snprintf(cfg + len, cap - len,
+				"[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T7\n");
+	cr_expect_eq(rfx_settings_parse(cfg, len, "t.cfg", NULL, &s, &err), RFX_ECONFIG);
+	cr_expect(strstr(err.reason, "duplicate session FIX.4.4:ISLD->T7") != NULL, "%s", err.text);
+	free(cfg);
+}
