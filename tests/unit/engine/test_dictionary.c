@@ -649,3 +649,193 @@ Test(validate, fixt_transport_and_app_dictionaries, .timeout = 60)
 	rfx_dict_free(a);
 	rfx_dict_free(t);
 }
+
+/*
+ * QuickFIX's acceptance definitions (../shared/conformance/definitions/server):
+ * every message the suite sends that QuickFIX answers with a Reject for a
+ * dictionary reason (373 = 0, 1, 2, 4, 5, 6, 13, 14, 16 with a RefTagID, or 11)
+ * must get the same reason and RefTagID here; every NewOrderSingle,
+ * SecurityDefinition or Email it echoes must pass.
+ */
+#include <dirent.h>
+
+static bool dict_reason(int r)
+{
+	return r == 0 || r == 1 || r == 2 || r == 4 || r == 5 || r == 6 || r == 11 || r == 13 ||
+	       r == 14 || r == 16;
+}
+
+/* Value of tag in an SOH-separated line, or NULL; *len receives its length. */
+static const char *def_field(const char *line, const char *tag, size_t *len)
+{
+	size_t tl = strlen(tag);
+	for (const char *p = line; *p;) {
+		const char *e = strchr(p, '\001');
+		size_t fl = e ? (size_t)(e - p) : strlen(p);
+		if (fl > tl && memcmp(p, tag, tl) == 0 && p[tl] == '=') {
+			*len = fl - tl - 1;
+			return p + tl + 1;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return NULL;
+}
+
+/* Copies an I line's message with <TIME...> replaced by a fixed valid time and,
+ * as the suite's runner does, BodyLength(9) and CheckSum(10) added when left out
+ * (their values do not matter here: the framer checks them, not validation). */
+static size_t def_message(const char *src, char *out, size_t cap)
+{
+	size_t n = 0;
+	bool has9 = strstr(src, "\0019=") != NULL, has10 = strstr(src, "\00110=") != NULL;
+	while (*src && *src != '\n' && n + 32 < cap) {
+		if (!has9 && n > 2 && out[n - 1] == '\001' && memcmp(out, "8=", 2) == 0) {
+			n += (size_t)snprintf(out + n, cap - n, "9=0\001");
+			has9 = true;
+		}
+		if (*src == '<') {
+			const char *e = strchr(src, '>');
+			if (e) {
+				n += (size_t)snprintf(out + n, cap - n, "20240102-10:11:12");
+				src = e + 1;
+				continue;
+			}
+		}
+		out[n++] = *src++;
+	}
+	if (n && out[n - 1] != '\001')
+		out[n++] = '\001';
+	if (!has10)
+		n += (size_t)snprintf(out + n, cap - n, "10=000\001");
+	return n;
+}
+
+struct def_stats {
+	unsigned rejects, echoes, mismatches;
+};
+
+static void run_def_file(const char *path, struct rfx_validator *v, struct def_stats *st)
+{
+	FILE *f = fopen(path, "r");
+	static char lines[512][2048];
+	unsigned nl = 0;
+
+	cr_assert_not_null(f, "%s", path);
+	while (nl < 512 && fgets(lines[nl], sizeof(lines[nl]), f))
+		nl++;
+	fclose(f);
+	for (unsigned i = 0; i < nl; i++) {
+		const char *l = lines[i], *mt, *emt, *r373, *r371;
+		size_t mtl, emtl, l373, l371;
+		struct rfx_field fields[256];
+		struct rfx_msg m;
+		struct rfx_reject rej;
+		char msg[2048];
+		unsigned j;
+		size_t n;
+		int rc;
+
+		if (l[0] != 'I')
+			continue;
+		l++;
+		if (l[0] >= '0' && l[0] <= '9' && l[1] == ',')
+			l += 2;
+		for (j = i + 1; j < nl && lines[j][0] != 'E' && lines[j][0] != 'I'; j++)
+			;
+		if (j == nl || lines[j][0] != 'E')
+			continue;
+		const char *e = lines[j] + 1;
+		if (e[0] >= '0' && e[0] <= '9' && e[1] == ',')
+			e += 2;
+		n = def_message(l, msg, sizeof(msg));
+		rfx_msg_init(&m, fields, 256);
+		if (rfx_codec_parse(&m, msg, n, NULL) < 0)
+			continue; /* garbled on purpose: the framer's business */
+		mt = def_field(l, "35", &mtl);
+		emt = def_field(e, "35", &emtl);
+		if (!mt || !emt)
+			continue;
+		r373 = def_field(e, "373", &l373);
+		r371 = def_field(e, "371", &l371);
+		rc = rfx_validator_check(v, &m, &rej);
+		/* OrigSendingTime missing on a PossDup message (FIX test 2g) is the
+		 * session layer's rule, not the dictionary's. */
+		if (r371 && l371 == 3 && memcmp(r371, "122", 3) == 0)
+			continue;
+		if (emtl == 1 && emt[0] == '3' && r373 && dict_reason(atoi(r373)) &&
+		    (r371 || atoi(r373) == 11)) {
+			int want = atoi(r373);
+			unsigned want_tag = r371 ? (unsigned)atoi(r371) : 0;
+			st->rejects++;
+			if (rc != RFX_EREJECT || rej.reason != want || rej.ref_tag != want_tag) {
+				st->mismatches++;
+				cr_log_error("%s line %u: want 373=%d 371=%u, got rc %d 373=%d 371=%u",
+					     path, i + 1, want, want_tag, rc, rej.reason, rej.ref_tag);
+			}
+		} else if (mtl == 1 && emtl == 1 && mt[0] == emt[0] &&
+			   (mt[0] == 'D' || mt[0] == 'd' || mt[0] == 'C')) {
+			st->echoes++;
+			if (rc != 0) {
+				st->mismatches++;
+				cr_log_error("%s line %u: QuickFIX accepts it, we reject 373=%d 371=%u",
+					     path, i + 1, rej.reason, rej.ref_tag);
+			}
+		}
+	}
+}
+
+Test(validate, quickfix_acceptance_definitions, .timeout = 60)
+{
+	static const struct {
+		const char *dir, *transport, *app;
+	} versions[] = {
+		{ "fix42", "FIX42.xml", NULL },
+		{ "fix44", "FIX44.xml", NULL },
+		{ "fix50sp2", "FIXT11.xml", "FIX50SP2.xml" },
+	};
+	const char *shared = shared_dir();
+	struct def_stats st = {0};
+
+	if (!shared)
+		cr_skip_test("../shared not present (acceptance definitions)");
+	for (size_t k = 0; k < sizeof(versions) / sizeof(versions[0]); k++) {
+		char path[2300];
+		struct rfx_dict *t, *a = NULL;
+		struct rfx_dict_error err;
+		struct rfx_validator *v;
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "%s/conformance/spec/%s", shared, versions[k].transport);
+		cr_assert_eq(rfx_dict_load(path, &t, &err), 0, "%s", err.text);
+		if (versions[k].app) {
+			snprintf(path, sizeof(path), "%s/conformance/spec/%s", shared, versions[k].app);
+			cr_assert_eq(rfx_dict_load(path, &a, &err), 0, "%s", err.text);
+		}
+		cr_assert_eq(rfx_validator_new(t, a ? a : t, RFX_VALIDATE_DEFAULT, &v), 0);
+		snprintf(path, sizeof(path), "%s/conformance/definitions/server/%s", shared,
+			 versions[k].dir);
+		dir = opendir(path);
+		cr_assert_not_null(dir, "%s", path);
+		while ((de = readdir(dir))) {
+			char file[2600];
+			size_t dl = strlen(de->d_name);
+			if (dl < 5 || strcmp(de->d_name + dl - 4, ".def") != 0)
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+			run_def_file(file, v, &st);
+		}
+		closedir(dir);
+		rfx_validator_free(v);
+		rfx_dict_free(a);
+		rfx_dict_free(t);
+	}
+	cr_log_info("acceptance definitions: %u dictionary rejects, %u echoes checked", st.rejects,
+		    st.echoes);
+	cr_expect_gt(st.rejects, 20);
+	cr_expect_gt(st.echoes, 20);
+	cr_expect_eq(st.mismatches, 0, "%u of %u differ from QuickFIX", st.mismatches,
+		     st.rejects + st.echoes);
+}
