@@ -116,7 +116,7 @@ static inline bool copy_has_soh(char *dst, const char *src, uint32_t n)
 int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 		      const char *msg_type, uint32_t len)
 {
-	if (b->prefix_len == 0 || len == 0 || memchr(msg_type, RFX_SOH, len))
+	if (b->prefix_len == 0 || len == 0)
 		return -EINVAL;
 	b->buf = buf;
 	b->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
@@ -132,7 +132,11 @@ int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 		return b->err;
 	char *w = buf + b->pos;
 	memcpy(w, "35=", 3);
-	memcpy(w + 3, msg_type, len);
+	if (copy_has_soh(w + 3, msg_type, len)) {
+		b->pos = 0;
+		b->err = -EINVAL;
+		return -EINVAL;
+	}
 	w[3 + len] = RFX_SOH;
 	b->pos += 4 + len;
 	return 0;
@@ -390,9 +394,13 @@ int rfx_builder_wrap(struct rfx_builder *b, char *buf, size_t cap,
 	const char *soh;
 	int r;
 
-	if (len < 5 || memcmp(body, "35=", 3) != 0 || body[len - 1] != RFX_SOH ||
-	    !(soh = memchr(body + 3, RFX_SOH, len - 3)) || soh == body + 3)
+	if (len < 5 || body[0] != '3' || body[1] != '5' || body[2] != '=' ||
+	    body[len - 1] != RFX_SOH || body[3] == RFX_SOH)
 		return RFX_EGARBLED;
+	/* MsgType is 1-2 characters in practice: a byte loop beats a libc call.
+	 * It ends at the latest at body[len - 1], which is SOH. */
+	for (soh = body + 4; *soh != RFX_SOH; soh++)
+		;
 	r = rfx_builder_start(b, buf, cap, body + 3, (uint32_t)(soh - body - 3));
 	if (r < 0)
 		return r;
@@ -418,7 +426,7 @@ int rfx_builder_finish(struct rfx_builder *b)
 	/* Right-align "8=..<SOH>9=n<SOH>" against the body; only the prefix moves. */
 	start = b->body - 1 - nd - b->prefix_len;
 	w = b->buf + start;
-	memcpy(w, b->prefix, b->prefix_len);
+	copy_has_soh(w, b->prefix, b->prefix_len); /* small inline copy; the SOH is expected */
 	rfx_put_fixed(w + b->prefix_len, blen, nd);
 	b->buf[b->body - 1] = RFX_SOH;
 	b->start = start;
