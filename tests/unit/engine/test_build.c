@@ -195,3 +195,27 @@ Test(build, soh_in_str_rejected_at_every_position, .timeout = 10)
 		cr_assert_gt(rfx_builder_finish(&b), 0);
 	}
 }
+
+Test(build, header_errors_stick, .timeout = 10)
+{
+	struct rfx_header h;
+	rfx_header_init(&h);
+	h.sender_comp_id = (struct rfx_str){"S\001X", 3};
+	cr_assert_eq(rfx_builder_init(&b, "FIX.4.4"), 0);
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), -EINVAL);
+	cr_expect_eq(rfx_builder_finish(&b), -EINVAL);
+
+	rfx_header_init(&h);
+	h.extra = (struct rfx_str){"5000=x", 6};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), -EINVAL);
+
+	static char big[3000];
+	memset(big, 'T', sizeof big);
+	rfx_header_init(&h);
+	h.target_comp_id = (struct rfx_str){big, sizeof big};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), RFX_ENOSPACE);
+	cr_expect_eq(rfx_builder_finish(&b), RFX_ENOSPACE);
+}
