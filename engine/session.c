@@ -131,7 +131,9 @@ int rfx_session_parse_time(const char *p, size_t len, int64_t *ns)
 	if (digits(p, 4, &y) || digits(p + 4, 2, &mo) || digits(p + 6, 2, &d) ||
 	    digits(p + 9, 2, &h) || digits(p + 12, 2, &mi) || digits(p + 15, 2, &s))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+	/* int64 nanoseconds cover 1678-2261. */
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1678 ||
+	    y > 2261)
 		return -EINVAL;
 	int64_t frac = 0;
 	if (len > 17) {
@@ -1403,8 +1405,15 @@ int64_t rfx_session_send_app(struct rfx_session *s, const char *body, size_t len
 			body_start = sc.pos;
 			continue;
 		}
-		if (!hoisting)
+		if (!hoisting) {
+			/* Fields the session owns cannot hide in the body. */
+			switch (f.tag) {
+			case 8: case 9: case 10: case 34: case 35: case 43: case 49:
+			case 52: case 56: case 122:
+				return -EINVAL;
+			}
 			continue;
+		}
 		if (!is_header_tag(f.tag)) {
 			hoisting = false;
 			continue;
