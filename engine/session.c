@@ -7,6 +7,8 @@
  */
 #include "engine/session.h"
 
+#include "engine/civil.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,31 +48,6 @@ static size_t fmt_i64(char *out, int64_t v)
 	return fmt_u64(out, (uint64_t)v);
 }
 
-/* Days since 1970-01-01 to civil date (proleptic Gregorian). */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)(yy + (*m <= 2));
-}
-
-static int64_t days_from_civil(int y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static void put2(char *o, unsigned v)
 {
 	o[0] = (char)('0' + v / 10 % 10);
@@ -85,7 +62,7 @@ int rfx_session_format_time(char *out, int64_t ns, int prec)
 	int64_t sod = secs - days * 86400;
 	int y;
 	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	rfx_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999)
 		y = 0;
 	put2(out, (unsigned)y / 100);
@@ -147,7 +124,7 @@ int rfx_session_parse_time(const char *p, size_t len, int64_t *ns)
 			frac += (p[i] - '0') * mul;
 		}
 	}
-	int64_t days = days_from_civil((int)y, mo, d);
+	int64_t days = rfx_days_from_civil((int)y, mo, d);
 	*ns = ((days * 86400) + h * 3600 + mi * 60 + s) * NS + frac;
 	return 0;
 }
@@ -347,10 +324,20 @@ static void save_seqs(struct rfx_session *s)
 		event(s, RFX_SESSION_EV_STORE_ERROR, "cannot store sequence numbers");
 }
 
+static void set_creation_time(struct rfx_session *s, int64_t t)
+{
+	s->creation_time = t;
+	s->creation_period = rfx_schedule_period(s->cfg.schedule, t);
+	if (s->ops.store_set_creation_time &&
+	    s->ops.store_set_creation_time(s->ops.ctx, t) < 0)
+		event(s, RFX_SESSION_EV_STORE_ERROR, "cannot store the creation time");
+}
+
 static void reset_seqs(struct rfx_session *s)
 {
 	if (s->ops.store_reset && s->ops.store_reset(s->ops.ctx) < 0)
 		event(s, RFX_SESSION_EV_STORE_ERROR, "cannot reset the store");
+	set_creation_time(s, s->now);
 	s->next_sender = 1;
 	s->next_target = 1;
 	s->queue_used = 0;
@@ -1094,9 +1081,49 @@ static bool raw_type_is(const char *buf, size_t len, const char *type)
 	return false;
 }
 
+/* Period of now, from a cache refreshed only at schedule boundaries (the
+ * tz arithmetic stays off the message path). */
+static int64_t current_period(struct rfx_session *s, int64_t now)
+{
+	if (now < s->sched_from || now >= s->sched_until) {
+		s->sched_period = rfx_schedule_period(s->cfg.schedule, now);
+		s->sched_from = now;
+		s->sched_until = rfx_schedule_next_change(s->cfg.schedule, now);
+	}
+	return s->sched_period;
+}
+
+/* QuickFIX checkSessionTime: inside a period, and the same period the
+ * stored sequence numbers began in. */
+static bool session_time_ok(struct rfx_session *s, int64_t now)
+{
+	if (!s->cfg.schedule)
+		return true;
+	int64_t p = current_period(s, now);
+	if (p == INT64_MIN)
+		return false;
+	if (s->creation_time == INT64_MIN)
+		set_creation_time(s, now);
+	return s->creation_period == p;
+}
+
+/* Outside the schedule or in a new period: log out, drop, reset. */
+static void end_of_period(struct rfx_session *s, int64_t now)
+{
+	event(s, RFX_SESSION_EV_INFO, "outside the session schedule or a new period");
+	if (s->received_logon && s->sent_logon && !s->sent_logout)
+		send_logout(s, NULL, now);
+	do_disconnect(s, true);
+	reset_seqs(s);
+}
+
 static void process(struct rfx_session *s, const char *buf, size_t len, int64_t now)
 {
 	struct rfx_session_msg m;
+	if (!session_time_ok(s, now)) {
+		end_of_period(s, now);
+		return;
+	}
 	int rc = parse_msg(s, buf, len, &m);
 	if (rc < 0) {
 		event(s, RFX_SESSION_EV_GARBLED, rfx_strerror(rc));
@@ -1283,6 +1310,17 @@ int rfx_session_init(struct rfx_session *s, const struct rfx_session_config *cfg
 		if (!s->next_target)
 			s->next_target = 1;
 	}
+	if (rfx_schedule_check(cfg->schedule) < 0)
+		return -EINVAL;
+	s->sched_from = s->sched_until = 0;
+	s->creation_time = INT64_MIN;
+	if (ops->store_get_creation_time) {
+		int64_t t;
+		if (ops->store_get_creation_time(ops->ctx, &t) == 0 && t != INT64_MIN) {
+			s->creation_time = t;
+			s->creation_period = rfx_schedule_period(cfg->schedule, t);
+		}
+	}
 	s->state = RFX_SESSION_DISCONNECTED;
 	return 0;
 }
@@ -1297,6 +1335,13 @@ int rfx_session_on_connect(struct rfx_session *s, int64_t now)
 {
 	if (s->state != RFX_SESSION_DISCONNECTED)
 		return RFX_ESTATE;
+	s->now = now;
+	if (s->cfg.schedule) {
+		if (current_period(s, now) == INT64_MIN)
+			return RFX_ESTATE; /* not now: outside the schedule */
+		if (!session_time_ok(s, now))
+			reset_seqs(s); /* a new period since the numbers began */
+	}
 	clear_connection_state(s);
 	s->connected_at = s->last_received = s->last_sent = now;
 	if (s->cfg.role == RFX_SESSION_ACCEPTOR) {
@@ -1317,15 +1362,31 @@ int rfx_session_on_message(struct rfx_session *s, const char *msg, size_t len, i
 {
 	if (s->state == RFX_SESSION_DISCONNECTED)
 		return RFX_ESTATE;
+	s->now = now;
 	process(s, msg, len, now);
 	drain_queue(s, now);
 	return 0;
 }
 
+static int64_t timers(struct rfx_session *s, int64_t now);
+
 int64_t rfx_session_on_timer(struct rfx_session *s, int64_t now)
 {
 	if (s->state == RFX_SESSION_DISCONNECTED)
 		return INT64_MAX;
+	s->now = now;
+	if (!session_time_ok(s, now)) {
+		end_of_period(s, now);
+		return INT64_MAX;
+	}
+	int64_t dl = timers(s, now);
+	if (s->cfg.schedule && s->state != RFX_SESSION_DISCONNECTED && s->sched_until < dl)
+		dl = s->sched_until;
+	return dl;
+}
+
+static int64_t timers(struct rfx_session *s, int64_t now)
+{
 	int64_t hb = (int64_t)s->heart_bt_int * NS;
 	if (!s->received_logon || !s->sent_logon) {
 		int64_t since = s->sent_logon ? s->logon_sent_at : s->connected_at;
@@ -1378,7 +1439,7 @@ int64_t rfx_session_on_timer(struct rfx_session *s, int64_t now)
 
 void rfx_session_on_disconnect(struct rfx_session *s, int64_t now)
 {
-	(void)now;
+	s->now = now;
 	do_disconnect(s, false);
 }
 
@@ -1386,6 +1447,7 @@ int64_t rfx_session_send_app(struct rfx_session *s, const char *body, size_t len
 {
 	if (s->state != RFX_SESSION_LOGGED_ON)
 		return RFX_ESTATE;
+	s->now = now;
 	if (len < 5 || memcmp(body, "35=", 3) != 0 || body[len - 1] != '\001')
 		return -EINVAL;
 	/* Header fields the caller put in the body (PossResend, routing...) move
@@ -1442,6 +1504,7 @@ int rfx_session_logout(struct rfx_session *s, const char *text, int64_t now)
 {
 	if (s->state != RFX_SESSION_LOGGED_ON)
 		return RFX_ESTATE;
+	s->now = now;
 	send_logout(s, text, now);
 	return s->state == RFX_SESSION_DISCONNECTED ? -EPIPE : 0;
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "engine/error.h"
+#include "engine/schedule.h"
 
 #define RFX_SESSION_ID_MAX 64    /* CompIDs, SubIDs, LocationIDs, BeginString */
 #define RFX_SESSION_TEXT_MAX 128 /* reject/logout Text(58) we generate */
@@ -60,6 +61,9 @@ struct rfx_session_config {
 	                               9; -1 = ms for FIX.4.2+, seconds before */
 	bool validate_length_and_checksum; /* garbled-message checks (on by default
 	                               through rfx_session_config_default) */
+	/* Session schedule (engine/schedule.h); NULL = always in session, no
+	 * period resets. Must outlive the session. */
+	const struct rfx_schedule *schedule;
 	/* Credentials for the initiator's Logon (553/554); "" = not sent. */
 	char username[RFX_SESSION_ID_MAX];
 	char password[RFX_SESSION_ID_MAX];
@@ -149,6 +153,10 @@ struct rfx_session_ops {
 	int (*store_range)(void *ctx, uint64_t begin, uint64_t end, rfx_session_stored_fn fn,
 			   void *it_ctx);
 	int (*store_reset)(void *ctx); /* drop messages; seqs become 1/1 */
+	/* Optional: when the stored sequence state began (ns), so a restart in a
+	 * later schedule period resets; NULL = kept in memory only. */
+	int (*store_get_creation_time)(void *ctx, int64_t *t);
+	int (*store_set_creation_time)(void *ctx, int64_t t);
 	/* Optional hooks (NULL = none). */
 	rfx_session_validate_fn validate;
 	void *validate_ctx;
@@ -197,7 +205,10 @@ struct rfx_session {
 	uint32_t queue_used;       /* bytes used in mem.queue */
 	int prec;                  /* SendingTime fraction digits */
 	uint8_t version;           /* 40, 41, 42, 43, 44, 50 (FIXT) */
-	bool in_callback_send;     /* guards the out buffer while resending */
+	int64_t now;               /* time of the current input */
+	/* Schedule cache: period (or INT64_MIN) valid for [sched_from, sched_until). */
+	int64_t sched_period, sched_from, sched_until;
+	int64_t creation_time, creation_period;
 	char logout_text[RFX_SESSION_TEXT_MAX];
 };
 

@@ -67,7 +67,7 @@ static size_t mutate(const char *src, size_t n, char *dst, size_t cap)
 
 int main(int argc, char **argv)
 {
-	long muts = 200;
+	long muts = 2000;
 	int files = 0, runs = 0;
 	if (argc > 2 && strcmp(argv[1], "-n") == 0) {
 		muts = atol(argv[2]);
