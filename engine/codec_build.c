@@ -38,12 +38,79 @@ static inline bool room(struct rfx_builder *b, size_t n)
 	return true;
 }
 
-/* Writes "tag=" at w; returns the end. At most 11 bytes. */
+/* Writes "tag=" at w; returns the end. At most 11 bytes. Tags below 10000
+ * (nearly all) take a branch or two and no loop. */
 static inline char *put_tag(char *w, uint32_t tag)
 {
+	if (tag < 100) {
+		if (tag < 10) {
+			w[0] = (char)('0' + tag);
+			w[1] = '=';
+			return w + 2;
+		}
+		rfx_put2(w, tag);
+		w[2] = '=';
+		return w + 3;
+	}
+	if (tag < 10000) {
+		if (tag < 1000) {
+			w[0] = (char)('0' + tag / 100);
+			rfx_put2(w + 1, tag % 100);
+			w[3] = '=';
+			return w + 4;
+		}
+		rfx_put2(w, tag / 100);
+		rfx_put2(w + 2, tag % 100);
+		w[4] = '=';
+		return w + 5;
+	}
 	w = rfx_put_u64(w, tag);
 	*w++ = '=';
 	return w;
+}
+
+/* Nonzero if any byte of w is SOH (0x01): the classic has-zero-byte test on
+ * w ^ 0x0101...; exact as a yes/no answer. */
+static inline uint64_t has_soh(uint64_t w)
+{
+	uint64_t x = w ^ 0x0101010101010101ULL;
+	return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
+/* Copies n bytes and reports whether any was SOH, in 8-byte words (the last
+ * word overlaps; never reads outside src[0..n)). The caller has checked room,
+ * and an aborted copy is harmless because pos does not move. */
+static inline bool copy_has_soh(char *dst, const char *src, uint32_t n)
+{
+	uint64_t bad = 0, w;
+
+	if (n >= 8) {
+		uint32_t i = 0;
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&w, src + i, 8);
+			memcpy(dst + i, &w, 8);
+			bad |= has_soh(w);
+		}
+		if (i < n) {
+			memcpy(&w, src + n - 8, 8);
+			memcpy(dst + n - 8, &w, 8);
+			bad |= has_soh(w);
+		}
+		return bad != 0;
+	}
+	if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+		return has_soh(((uint64_t)a << 32) | b) != 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		dst[i] = src[i];
+		bad |= src[i] == RFX_SOH;
+	}
+	return bad != 0;
 }
 
 int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
@@ -73,12 +140,13 @@ int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 
 int rfx_builder_str(struct rfx_builder *b, uint32_t tag, const char *s, uint32_t len)
 {
-	if (tag == 0 || memchr(s, RFX_SOH, len))
+	if (tag == 0)
 		return -EINVAL;
 	if (!room(b, 12 + (size_t)len))
 		return b->err;
 	char *w = put_tag(b->buf + b->pos, tag);
-	memcpy(w, s, len);
+	if (copy_has_soh(w, s, len))
+		return -EINVAL; /* SOH would split the value into fields */
 	w[len] = RFX_SOH;
 	b->pos = (uint32_t)(w + len + 1 - b->buf);
 	return 0;
