@@ -370,3 +370,101 @@ Test(session, time_format_and_parse, .timeout = 10)
 	cr_assert_eq(rfx_session_parse_time("2000022900:00:00", 16, &ns), -EINVAL);
 	cr_assert_eq(rfx_session_parse_time("20001329-00:00:00", 17, &ns), -EINVAL);
 }
+
+static void fix40(struct rfx_session_config *c)
+{
+	strcpy(c->begin_string, "FIX.4.0");
+}
+
+/* FIX.4.0/4.1: no RefTagID/RefMsgType/SessionRejectReason fields; the tag goes
+ * into the text; open-ended ResendRequest is 999999; SendingTime in seconds. */
+Test(session, fix40_reject_and_resend_shapes, .fini = teardown, .timeout = 10)
+{
+	logged_on(fix40);
+	h_peer(&h, "35=D|34=1|43=Y|11=a|");
+	cr_assert(strstr(h_last(&h), "|45=1|58=Required tag missing (122)|10="), "%s", h_last(&h));
+	h_peer(&h, "35=0|34=9|");
+	cr_assert(strstr(h_last(&h), "35=2|") && strstr(h_last(&h), "|7=2|16=999999|"), "%s",
+		  h_last(&h));
+	cr_assert(strstr(h_last(&h), "|52=20260102-10:00:00|"), "%s", h_last(&h));
+}
+
+static int refuse(void *ctx, const struct rfx_session_msg *logon, const char **text)
+{
+	(void)ctx;
+	const struct rfx_session_field *pw = rfx_session_msg_get(logon, 554);
+	if (pw && pw->len == 6 && memcmp(pw->p, "secret", 6) == 0)
+		return 0;
+	*text = "bad credentials";
+	return -1;
+}
+
+Test(session, logon_hook_refuses_with_logout, .fini = teardown, .timeout = 10)
+{
+	h_init(&h, NULL);
+	h.s.ops.on_logon = refuse;
+	h_connect(&h);
+	h_peer(&h, "35=A|34=1|98=0|108=30|553=u|554=wrong|");
+	cr_assert_eq(h.nout, 1);
+	cr_assert(strstr(h.out[0], "35=5|") && strstr(h.out[0], "58=bad credentials|"), "%s",
+		  h.out[0]);
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert(!rfx_session_logged_on(&h.s));
+	h_connect(&h);
+	h_peer(&h, "35=A|34=1|98=0|108=30|553=u|554=secret|");
+	cr_assert(rfx_session_logged_on(&h.s));
+}
+
+static void reset_on_logout_disconnect(struct rfx_session_config *c)
+{
+	c->reset_on_logon = false;
+	c->reset_on_logout = true;
+}
+
+Test(session, reset_on_logout_and_disconnect, .fini = teardown, .timeout = 10)
+{
+	logged_on(reset_on_logout_disconnect);
+	h_app(&h, "35=D|11=a|");
+	h_peer(&h, "35=5|34=2|");
+	cr_assert(strstr(h_last(&h), "35=5|34=3|"), "%s", h_last(&h));
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.s.next_sender, 1);
+	cr_assert_eq(h.s.next_target, 1);
+	h.s.cfg.reset_on_logout = false;
+	h.s.cfg.reset_on_disconnect = true;
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	h_app(&h, "35=D|11=b|");
+	cr_assert_eq(h.s.next_sender, 3);
+	rfx_session_on_disconnect(&h.s, h.now);
+	cr_assert_eq(h.s.next_sender, 1);
+	cr_assert_eq(h.disconnects, 1, "transport-reported drops are not echoed back");
+}
+
+Test(session, sending_time_accuracy, .fini = teardown, .timeout = 10)
+{
+	char t[32], m[96];
+	logged_on(NULL);
+	rfx_session_format_time(t, h.now - 121 * T_SEC, 0);
+	snprintf(m, sizeof(m), "35=0|34=2|52=%s|", t);
+	h_peer(&h, m);
+	cr_assert_eq(h.nout, 2);
+	cr_assert(strstr(h.out[0], "|45=2|58=SendingTime accuracy problem|372=0|373=10|"), "%s",
+		  h.out[0]);
+	cr_assert(strstr(h.out[1], "35=5|"), "%s", h.out[1]);
+	h_peer(&h, "35=5|34=3|");
+	cr_assert_eq(h.nout, 2, "no second Logout");
+	cr_assert_eq(h.disconnects, 1);
+}
+
+Test(session, acceptor_logon_timeout, .fini = teardown, .timeout = 10)
+{
+	h_init(&h, NULL);
+	h_connect(&h);
+	int64_t dl = rfx_session_on_timer(&h.s, h.now);
+	cr_assert_eq(dl, h.now + 10 * T_SEC);
+	h.now = dl;
+	rfx_session_on_timer(&h.s, h.now);
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.nout, 0);
+}
