@@ -712,6 +712,21 @@ static void queue_put(struct rfx_session *s, const struct rfx_session_msg *m)
 	s->queue_used += (uint32_t)need;
 }
 
+static bool queue_has(const struct rfx_session *s, uint64_t want)
+{
+	size_t pos = 0;
+	while (pos < s->queue_used) {
+		uint64_t seq;
+		uint32_t len;
+		memcpy(&seq, s->mem.queue + pos, 8);
+		memcpy(&len, s->mem.queue + pos + 8, 4);
+		if (seq >= want)
+			return seq == want;
+		pos += rec_size(len);
+	}
+	return false;
+}
+
 /* ------------------------------------------------------------- protocol */
 
 static void process(struct rfx_session *s, const char *buf, size_t len, int64_t now);
@@ -829,10 +844,15 @@ static bool verify(struct rfx_session *s, const struct rfx_session_msg *m, bool 
 	}
 	if ((too_high || too_low) && s->resend_begin && m->seq >= s->resend_end) {
 		/* This chunk is satisfied; ask for the next one if the gap was
-		 * larger than ResendRequestChunkSize. */
+		 * larger than ResendRequestChunkSize, from the first number we
+		 * neither have processed nor hold in the queue. */
 		uint64_t next = s->resend_end + 1, target = s->resend_target;
+		if (next <= m->seq)
+			next = m->seq + 1;
+		while (next <= target && queue_has(s, next))
+			next++;
 		s->resend_begin = s->resend_end = s->resend_target = 0;
-		if (target >= next && m->seq < target)
+		if (target >= next)
 			send_resend_request(s, next, target, now);
 	}
 	s->last_received = now;

@@ -468,3 +468,24 @@ Test(session, acceptor_logon_timeout, .fini = teardown, .timeout = 10)
 	cr_assert_eq(h.disconnects, 1);
 	cr_assert_eq(h.nout, 0);
 }
+
+/* Chunked request whose gap is closed early by a GapFill: the next chunk
+ * starts after what we have, and messages already queued are not asked
+ * for again. */
+Test(session, chunked_resend_after_gap_fill_skips_what_we_hold, .fini = teardown, .timeout = 10)
+{
+	char t[32], m[160];
+	logged_on(chunk3);
+	h_peer(&h, "35=D|34=12|11=l|");             /* RR 2..4, target 11 */
+	h_peer(&h, "35=D|34=8|11=h|");              /* queued */
+	cr_assert_eq(h_count(&h, "35=2|"), 1);
+	rfx_session_format_time(t, h.now, 3);
+	snprintf(m, sizeof(m), "35=4|34=2|43=Y|122=%s|36=7|123=Y|", t);
+	h_peer(&h, m);                              /* fills 2..6 */
+	cr_assert_eq(h.s.next_target, 7);
+	h_peer(&h, "35=D|34=7|11=g|");              /* >= chunk end: next chunk */
+	cr_assert_eq(h_count(&h, "35=2|"), 2);
+	cr_assert(strstr(h_last(&h), "|7=9|16=0|"), "%s", h_last(&h));
+	cr_assert_eq(h.napp, 2);
+	cr_assert_str_eq(h.app_id[1], "h");
+}
