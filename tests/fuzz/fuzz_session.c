@@ -6,7 +6,8 @@
  *
  * Input: lines. The first line may be "X<digits>" choosing options (bit 0
  * initiator, 1 ResetOnLogon, 2 ResetOnLogout, 3 ResetOnDisconnect, 4 chunked
- * resend requests of 2, 5 no latency check, 6 FIX.4.2). Then per line:
+ * resend requests of 2, 5 no latency check, 6 FIX.4.2, 7 a 08:00-17:00 UTC
+ * schedule; the clock starts at 10:00). Then per line:
  *   M<fields>  peer message, '|' = SOH; "8=FIX.4.4|9=..|" and "10=..|" are
  *              added unless the line starts with "8=" (then sent as is)
  *   T<n>       the clock moves n * 100 ms, then the timer runs
@@ -143,6 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.resend_chunk_size = opt & 16 ? 2 : 0;
 	c.check_latency = !(opt & 32);
 	c.heart_bt_int = 5;
+	static const struct rfx_schedule office = {.start_time = 8 * 3600, .end_time = 17 * 3600,
+						   .start_day = -1, .end_day = -1};
+	if (opt & 128)
+		c.schedule = &office;
 	struct rfx_session_ops ops = {.ctx = &f, .send = fz_send, .disconnect = fz_disconnect,
 				      .on_app = fz_app};
 	memstore_bind(&ops);
