@@ -1599,6 +1599,8 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 				if (rc < 0)
 					break;
 			}
+			envs[k]->err[0] = 0; /* so the message below is this move's */
+			envs[to]->err[0] = 0;
 			rc = move_session(envs[k], envs[to], &list[i], &local.messages);
 			if (rc < 0) {
 				if (err && errlen)
