@@ -112,8 +112,11 @@ struct rfx_store_session; /* owned by the store; valid until rfx_store_close() *
  * clear reader slots of dead processes, drop messages of periods beyond
  * retention, and in BATCH mode start the flusher. On failure *out is NULL
  * and, if err is not NULL, err holds a message naming the file and cause.
+ * One handle per env on the machine: the store holds an exclusive flock on
+ * STORE/shard-N/rfx.lock until close (or death).
  * Returns 0, RFX_ECORRUPT (not an LMDB file, or an LMDB file that is not a
- * ringfix store, or a damaged one), -EACCES, -ENOSPC, -ENOMEM, -EINVAL... */
+ * ringfix store, or a damaged one), -EBUSY (open elsewhere), -EACCES,
+ * -ENOSPC, -ENOMEM, -EINVAL... */
 int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 		   char *err, size_t errlen);
 
@@ -235,8 +238,9 @@ struct rfx_store_migrate_stats {
  * messages copied and committed (synced) in the destination, then deleted
  * from the source in a second transaction. The source copy is authoritative
  * until it is deleted, so a crash at any point loses nothing and a re-run
- * finishes the job (idempotent). base supplies map sizes and file mode; its
- * path is the root. stats may be NULL. */
+ * finishes the job (idempotent). -EBUSY if any shard env is open elsewhere
+ * (a running shard). base supplies map sizes and file mode; its path is the
+ * root. stats may be NULL. */
 int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 		      rfx_store_shard_fn map, void *ctx,
 		      struct rfx_store_migrate_stats *stats, char *err,
