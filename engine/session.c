@@ -371,11 +371,16 @@ static void out_raw(struct out *o, const char *p, size_t n)
 	o->pos += n;
 }
 
+/* All or nothing: a field that does not fit is not started. */
 static void out_field(struct out *o, int32_t tag, const char *p, size_t n)
 {
 	char t[16];
 	size_t tl = fmt_i64(t, tag);
 	t[tl++] = '=';
+	if (o->err || o->pos + tl + n + 1 > o->cap) {
+		o->err = true;
+		return;
+	}
 	out_raw(o, t, tl);
 	out_raw(o, p, n);
 	out_raw(o, "\001", 1);
