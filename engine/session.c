@@ -354,6 +354,7 @@ static void incr_target(struct rfx_session *s)
 /* ------------------------------------------------------------- output */
 
 static void do_disconnect(struct rfx_session *s, bool notify);
+static void send_logout(struct rfx_session *s, const char *text, int64_t now);
 
 struct out {
 	char *b;
@@ -485,8 +486,11 @@ static int emit(struct rfx_session *s, const struct emit *e, int64_t now)
 	if (!e->seq) {
 		if (!is_admin_type(e->type, e->type_len) && s->ops.store_put &&
 		    s->ops.store_put(s->ops.ctx, seq, msg, len) < 0) {
-			/* Never send what we could not keep for a resend. */
+			/* Never send what we could not keep for a resend; a store
+			 * that fails ends the session cleanly (no silent loss). */
 			event(s, RFX_SESSION_EV_STORE_ERROR, "cannot store outbound message");
+			if (s->state == RFX_SESSION_LOGGED_ON)
+				send_logout(s, "Store error", now);
 			return -EIO;
 		}
 		s->next_sender++;

@@ -308,9 +308,11 @@ Test(session, store_failure_is_not_silent, .fini = teardown, .timeout = 10)
 	logged_on(NULL);
 	h.store->fail_put = 1;
 	cr_assert_lt(h_app(&h, "35=D|11=a|"), 0);
-	cr_assert_eq(h.nout, 0, "a message we could not store was sent");
+	cr_assert_eq(h.nout, 1);
+	cr_assert(strstr(h.out[0], "35=5|34=2|") && strstr(h.out[0], "58=Store error|"),
+		  "a message we could not store was sent: %s", h.out[0]);
 	cr_assert_eq(h.events[RFX_SESSION_EV_STORE_ERROR], 1);
-	cr_assert_eq(h.s.next_sender, 2);
+	cr_assert_eq(rfx_session_state(&h.s), RFX_SESSION_LOGOUT_SENT);
 }
 
 Test(session, send_app_hoists_header_fields, .fini = teardown, .timeout = 10)
