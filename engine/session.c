@@ -8,6 +8,7 @@
 #include "engine/session.h"
 
 #include "engine/civil.h"
+#include "engine/codec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -287,10 +288,7 @@ static int parse_msg(struct rfx_session *s, const char *buf, size_t len, struct 
 			return RFX_EGARBLED;
 		if (fl[n - 1].len != 3 || !parse_u64(fl[n - 1].p, 3, &ck))
 			return RFX_ECHECKSUM;
-		unsigned sum = 0;
-		for (const char *q = buf; q < tail; q++)
-			sum += (unsigned char)*q;
-		if (sum % 256 != ck)
+		if (rfx_checksum(buf, (size_t)(tail - buf)) != ck)
 			return RFX_ECHECKSUM;
 	}
 	for (uint32_t i = 3; i < n; i++) {
@@ -473,10 +471,7 @@ static int emit(struct rfx_session *s, const struct emit *e, int64_t now)
 	pre[pl++] = '\001';
 	size_t start = HEADROOM - pl;
 	memcpy(o.b + start, pre, pl);
-	unsigned sum = 0;
-	for (size_t i = start; i < o.pos; i++)
-		sum += (unsigned char)o.b[i];
-	sum %= 256;
+	unsigned sum = rfx_checksum(o.b + start, o.pos - start);
 	char ck[8] = {'1', '0', '=', (char)('0' + sum / 100), (char)('0' + sum / 10 % 10),
 		      (char)('0' + sum % 10), '\001'};
 	out_raw(&o, ck, 7);
