@@ -480,6 +480,7 @@ static int emit(struct rfx_session *s, const struct emit *e, int64_t now)
 
 	if (!e->seq) {
 		if (!is_admin_type(e->type, e->type_len) && s->ops.store_put &&
+		    !s->cfg.no_persist_messages &&
 		    s->ops.store_put(s->ops.ctx, seq, msg, len) < 0) {
 			/* Never send what we could not keep for a resend; a store
 			 * that fails ends the session cleanly (no silent loss). */
@@ -762,7 +763,7 @@ static void send_resend_request(struct rfx_session *s, uint64_t begin, uint64_t 
 static void target_too_high(struct rfx_session *s, const struct rfx_session_msg *m, int64_t now)
 {
 	queue_put(s, m);
-	if (s->resend_begin && m->seq >= s->resend_begin) {
+	if (s->resend_begin && m->seq >= s->resend_begin && !s->cfg.send_redundant_resend_requests) {
 		if (m->seq - 1 > s->resend_target)
 			s->resend_target = m->seq - 1;
 		return;
@@ -1062,7 +1063,10 @@ static void next_resend_request(struct rfx_session *s, const struct rfx_session_
 		end = s->next_sender - 1;
 	if (begin == 0)
 		begin = 1;
-	if (begin <= end) {
+	if (begin <= end && s->cfg.no_persist_messages) {
+		/* Nothing kept to resend: one gap fill over the whole range. */
+		send_gap_fill(s, begin, end + 1, now);
+	} else if (begin <= end) {
 		struct resend r = {.s = s, .current = begin, .end = end, .now = now};
 		if (s->ops.store_range &&
 		    s->ops.store_range(s->ops.ctx, begin, end, resend_one, &r) < 0)

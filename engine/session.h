@@ -55,6 +55,9 @@ struct rfx_session_config {
 	bool check_latency;         /* SendingTime accuracy check */
 	uint32_t max_latency;       /* seconds; 0 = 120 (QuickFIX default) */
 	uint32_t resend_chunk_size; /* ResendRequestChunkSize; 0 = one request */
+	bool send_redundant_resend_requests; /* ask again for a gap already asked */
+	bool no_persist_messages;   /* PersistMessages=N: keep no outbound
+	                               messages; ResendRequests get one GapFill */
 	uint32_t logon_timeout;     /* seconds; 0 = 10 */
 	uint32_t logout_timeout;    /* seconds; 0 = 2 */
 	int timestamp_precision;    /* digits of SendingTime fractions: 0, 3, 6,
