@@ -16,6 +16,9 @@
  * test-request cases) or an eDISCONNECT waits for the close, so a version
  * replays in milliseconds.
  *
+ * Framing follows QuickFIX's parser (BodyLength, then the next "<SOH>10="), or
+ * with REPLAY_CODEC_FRAMER=1 the codec's rfx_codec_frame().
+ *
  * Prints PASS/FAIL per file with the first mismatch, then "N passed, M failed".
  * Dictionary validation (at.cfg: spec/FIX42.xml, FIX44.xml, FIXT11.xml +
  * FIX50SP2.xml) goes through the session's validate hook, adapted here to the
@@ -34,6 +37,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "engine/codec.h"
 #include "engine/dictionary.h"
 #include "engine/session.h"
 #include "engine/session_validate.h"
@@ -369,8 +373,31 @@ static void deliver(struct conn *c, const char *msg, size_t len)
 /* QuickFIX's Parser: "8=" ... "9=" length, skip length bytes, then up to the
  * SOH after "<SOH>10=". Wrong BodyLength values thus swallow or split
  * messages exactly as they do against QuickFIX. */
+/* REPLAY_CODEC_FRAMER=1: frame with the codec's rfx_codec_frame() instead (the
+ * runtime's framer); bytes it rejects go to the session as one garbled
+ * message, so a bad Logon still ends the connection. */
+static void frame_codec(struct conn *c)
+{
+	while (c->open && c->in.len) {
+		size_t skip = 0;
+		int n = rfx_codec_frame(c->in.p, c->in.len, NULL, &skip);
+		if (n == RFX_EPARTIAL)
+			return;
+		size_t take = n > 0 ? (size_t)n : (skip ? skip : 1);
+		char *msg = malloc(take);
+		memcpy(msg, c->in.p, take);
+		buf_drop(&c->in, take);
+		deliver(c, msg, take);
+		free(msg);
+	}
+}
+
 static void frame(struct conn *c)
 {
+	if (getenv("REPLAY_CODEC_FRAMER")) {
+		frame_codec(c);
+		return;
+	}
 	for (;;) {
 		struct buf *in = &c->in;
 		if (in->len < 2)
