@@ -210,18 +210,27 @@ static inline const char *find_soh(const char *p, const char *end)
 	return p;
 }
 
-/* The value of k (1..8) ASCII digits at p, with 8 bytes readable at p: the
- * digits are right-aligned in a 64-bit word (leading zero digits) and combined
- * pairwise in three multiplications instead of k dependent steps. */
-static inline uint64_t swar_digits(const char *p, unsigned k)
+/*
+ * The k (1..8) bytes at p as a decimal number, with 8 bytes readable at p.
+ * Returns false if any of them is not a digit. The digits are right-aligned in
+ * a 64-bit word (the shift leaves leading zero digits), checked in one go and
+ * combined pairwise in three multiplications instead of k dependent steps.
+ */
+static inline bool swar_tag(const char *p, unsigned k, uint64_t *tag)
 {
 	uint64_t w;
 
 	memcpy(&w, p, 8);
 	w = (w - 0x3030303030303030ULL) << (8 * (8 - k));
+	/* A byte is a digit iff w's lane is 0..9: lanes 10..255 (or borrowed
+	 * below '0') get their high bit set here; carries only leave lanes that
+	 * are flagged already, so the yes/no answer is exact. */
+	if ((w | (w + 0x7676767676767676ULL)) & 0x8080808080808080ULL)
+		return false;
 	w = (w * 2561) >> 8;
 	w = ((w & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
-	return ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+	*tag = ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+	return true;
 }
 
 uint32_t rfx_codec_data_tag(uint32_t length_tag)
@@ -386,35 +395,26 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 		unsigned d;
 
 #ifdef __SSE2__
-		/* Fast path with 16 bytes in reach: one load finds '=' and usually the
-		 * SOH too; a tag of 1-8 digits converts without a per-digit loop. */
-		if (end - p >= 16) {
+		/* Fast path with 16 bytes in reach and no data field pending: one load
+		 * finds '=' and usually the SOH; a tag of 1-8 digits converts without a
+		 * per-digit loop. The first SOH of the load ends the value, as the
+		 * digits and '=' before it hold none; the next field's start then
+		 * depends on that mask only, not on the tag. */
+		if (__builtin_expect(!data_tag, 1) && end - p >= 16) {
 			const __m128i x = _mm_loadu_si128((const __m128i *)p);
 			unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
-			unsigned dig = (unsigned)_mm_movemask_epi8(
-				_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-					      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1))));
-			unsigned k = eq ? (unsigned)__builtin_ctz(eq) : 16;
-			if (k - 1 < 8 && (dig & ((1u << k) - 1)) == (1u << k) - 1) {
-				tag = swar_digits(p, k);
-				if (tag == 0) {
-					err = RFX_EBADTAG;
+			unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(RFX_SOH)));
+			unsigned k = (unsigned)__builtin_ctz(eq | 0x10000);
+			if (k - 1 < 8 && swar_tag(p, k, &tag) && tag != 0) {
+				v = p + k + 1;
+				p = sm ? p + __builtin_ctz(sm) : find_soh(p + 16, end);
+				if (p == end) {
+					err = RFX_EFORMAT;
 					goto out;
 				}
-				v = p + k + 1;
-				if (!(data_tag && tag == data_tag)) {
-					unsigned sm = (unsigned)_mm_movemask_epi8(
-						_mm_cmpeq_epi8(x, _mm_set1_epi8(RFX_SOH)));
-					sm >>= k + 1;
-					p = sm ? v + __builtin_ctz(sm) : find_soh(p + 16, end);
-					if (p == end) {
-						err = RFX_EFORMAT;
-						goto out;
-					}
-					goto have_value;
-				}
-				goto have_tag;
+				goto have_value;
 			}
+			tag = 0;
 		}
 #endif
 		/* Tag: 1..10 digits, positive, fits in 31 bits, then '='. */
@@ -427,7 +427,6 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 			goto out;
 		}
 		v = p + 1;
-	have_tag:
 		p = v;
 		if (data_tag && tag == data_tag) {
 			/* Data field: exactly the announced bytes, SOH included. */
