@@ -302,7 +302,7 @@ Test(settings_errors, bad_values, .timeout = 10)
 	expect_error(ACCEPTOR SESSION44 "StartTime=24:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartTime=8:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartDay=M\n", 11, "StartDay", "day of the week");
-	expect_error(ACCEPTOR SESSION44 "TimeZone=Europe/London\nUseLocalTime=Y\n", 8, "TimeZone",
+	expect_error(ACCEPTOR SESSION44 "TimeZone=Europe/London\nUseLocalTime=Y\n", 11, "TimeZone",
 		     "conflicts with UseLocalTime");
 	expect_error(ACCEPTOR SESSION44 "ConnectionType=both\n", 11, "ConnectionType",
 		     "not one of initiator|acceptor");
@@ -330,7 +330,7 @@ Test(settings_errors, engine_values, .timeout = 10)
 		     "3 CPUs listed for Shards=2");
 	expect_error("[ENGINE]\nShardCpus=3-1\n" ACCEPTOR SESSION44, 2, "ShardCpus", "not valid");
 	expect_error("[ENGINE]\nShardCpus=a\n" ACCEPTOR SESSION44, 2, "ShardCpus", "CPU list");
-	expect_error("[ENGINE]\nShards=2\n" ACCEPTOR SESSION44 "Shard=2\n", 10, "Shard",
+	expect_error("[ENGINE]\nShards=2\n" ACCEPTOR SESSION44 "Shard=2\n", 13, "Shard",
 		     "shard 2 does not exist");
 }
 
@@ -401,7 +401,7 @@ Test(settings_errors, missing_required, .timeout = 10)
 	expect_error(cfg, 6, "SocketConnectHost", "missing");
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "ConnectionType=acceptor\nSocketAcceptPort=1\nStartDay=Mon\n", base);
-	expect_error(cfg, 6, "EndDay", "both StartDay and EndDay");
+	expect_error(cfg, 11, "EndDay", "both StartDay and EndDay"); /* at StartDay */
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=T\n"
 		 "ConnectionType=acceptor\nSocketAcceptPort=1\n", base);
 	expect_error(cfg, 6, "DefaultApplVerID", "FIXT.1.1");
@@ -425,10 +425,10 @@ Test(settings_errors, failover_pairs_and_gaps, .timeout = 10)
 
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "SocketConnectHost1=h1\n", base);
-	expect_error(cfg, 9, "SocketConnectPort1", "in pairs");
+	expect_error(cfg, 12, "SocketConnectPort1", "in pairs");
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "SocketConnectHost2=h2\nSocketConnectPort2=2\n", base);
-	expect_error(cfg, 9, "SocketConnectHost2", "without gaps");
+	expect_error(cfg, 12, "SocketConnectHost2", "without gaps");
 }
 
 Test(settings_errors, counts_all_errors_keeps_first, .timeout = 10)
