@@ -839,3 +839,53 @@ Test(validate, quickfix_acceptance_definitions, .timeout = 60)
 	cr_expect_eq(st.mismatches, 0, "%u of %u differ from QuickFIX", st.mismatches,
 		     st.rejects + st.echoes);
 }
+
+/* Mutated dictionaries (RFX_TEST_MUTATIONS / 4, default 800; fixed seed) load or
+ * fail with an error; a loaded one validates a message without crashing. */
+Test(dictionary_errors, mutations_fail_cleanly, .timeout = 60)
+{
+	static const char tokens[] = "<>/='\"NY 0123456789gcfm";
+	const char *env = getenv("RFX_TEST_MUTATIONS");
+	long n = env ? atol(env) / 4 : 800;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	static char buf[sizeof(mini_xml)];
+	unsigned loaded = 0;
+
+	for (long it = 0; it < n; it++) {
+		size_t len = sizeof(mini_xml) - 1;
+		struct rfx_dict_error err;
+		struct rfx_dict *d;
+		struct guard g;
+		int rc;
+
+		memcpy(buf, mini_xml, len);
+		for (int k = 0, edits = 1 + (int)(x % 3); k < edits && len > 0; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = (size_t)(x >> 8) % len;
+			if (x % 5 == 0)
+				len = pos;
+			else
+				buf[pos] = tokens[(x >> 32) % (sizeof(tokens) - 1)];
+		}
+		char *p = guard_place(&g, buf, len);
+		cr_assert_not_null(p);
+		rc = rfx_dict_load_buffer(p, len, "t.xml", &d, &err);
+		guard_release(&g);
+		cr_assert(rc == 0 || rc == RFX_EDICT, "rc %d", rc);
+		if (rc < 0) {
+			cr_assert(err.text[0], "no error text");
+			continue;
+		}
+		loaded++;
+		struct rfx_validator *v;
+		struct rfx_reject rej;
+		struct vt t;
+		cr_assert_eq(rfx_validator_new(d, d, RFX_VALIDATE_DEFAULT, &v), 0);
+		cr_assert_geq(parse_msg(&t, H "11=X|453=2|448=P1|452=1|802=1|523=S|448=P2|452=3|54=1|"
+				       "55=IBM|" T, NULL), 0);
+		(void)rfx_validator_check(v, &t.m, &rej);
+		rfx_validator_free(v);
+		rfx_dict_free(d);
+	}
+	cr_log_info("%u of %ld mutated dictionaries loaded", loaded, n);
+}

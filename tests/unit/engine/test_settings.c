@@ -17,15 +17,21 @@
 	"[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=5001\n" \
 	"StartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ISLD\nUseDataDictionary=N\n"
 
-/* Parses text placed against a guard page; returns the rc. */
-static int parse(const char *text, struct rfx_settings **s, struct rfx_settings_error *err)
+/* Parses text[0..len) placed against a guard page; returns the rc. */
+static int parse_n(const char *text, size_t len, struct rfx_settings **s,
+		   struct rfx_settings_error *err)
 {
 	struct guard g;
-	char *p = guard_place(&g, text, strlen(text));
+	char *p = guard_place(&g, text, len);
 	cr_assert_not_null(p);
-	int rc = rfx_settings_parse(p, strlen(text), "t.cfg", NULL, s, err);
+	int rc = rfx_settings_parse(p, len, "t.cfg", NULL, s, err);
 	guard_release(&g);
 	return rc;
+}
+
+static int parse(const char *text, struct rfx_settings **s, struct rfx_settings_error *err)
+{
+	return parse_n(text, strlen(text), s, err);
 }
 
 /* Expects text to fail with an error at line naming key, whose reason holds why. */
@@ -627,4 +633,42 @@ Test(settings, many_sessions, .timeout = 60)
 	cr_expect_eq(rfx_settings_parse(cfg, len, "t.cfg", NULL, &s, &err), RFX_ECONFIG);
 	cr_expect(strstr(err.reason, "duplicate session FIX.4.4:ISLD->T7") != NULL, "%s", err.text);
 	free(cfg);
+}
+
+/* Mutated settings files (RFX_TEST_MUTATIONS, default 3000; fixed seed) never
+ * crash or over-read the guard page: each parses or fails with an error. */
+Test(settings, mutations_fail_cleanly, .timeout = 60)
+{
+	static const char base[] =
+		"[ENGINE]\nShards=2\nShardCpus=1,2\n" ACCEPTOR "Password=pw#1\n"
+		"[SESSION]\nBeginString=FIX.4.4\nTargetCompID=A\nStartDay=Mon\nEndDay=Fri\n"
+		"[SESSION]\nBeginString=FIXT.1.1\nDefaultApplVerID=9\nTargetCompID=B\n"
+		"SocketConnectHost1=h\nPassword=ENC(AAAA)\n";
+	static const char tokens[] = "[]=\n#;:/>-ENC() \r\t0123456789YN";
+	const char *env = getenv("RFX_TEST_MUTATIONS");
+	long n = env ? atol(env) : 3000;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	char buf[sizeof(base) + 64];
+
+	for (long it = 0; it < n; it++) {
+		size_t len = sizeof(base) - 1;
+		struct rfx_settings *s;
+		struct rfx_settings_error err;
+		memcpy(buf, base, len);
+		for (int k = 0, edits = 1 + (int)(x % 4); k < edits && len > 0; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = (size_t)(x >> 8) % len;
+			switch (x % 3) {
+			case 0: buf[pos] = tokens[(x >> 32) % (sizeof(tokens) - 1)]; break;
+			case 1: len = pos; break; /* truncate */
+			default: buf[pos] = (char)(x >> 40); break;
+			}
+		}
+		int rc = parse_n(buf, len, &s, &err);
+		cr_assert(rc == 0 || rc == RFX_ECONFIG || rc == RFX_ESECRET, "rc %d", rc);
+		if (rc == 0)
+			rfx_settings_free(s);
+		else
+			cr_assert(err.count >= 1 && err.text[0], "rc %d without an error text", rc);
+	}
 }
