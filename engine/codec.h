@@ -279,6 +279,14 @@ int rfx_builder_data(struct rfx_builder *b, uint32_t length_tag, uint32_t data_t
 		     const void *data, uint32_t len);
 /* Pre-serialized fields, copied as is: must be empty or end with SOH (-EINVAL). */
 int rfx_builder_raw(struct rfx_builder *b, const char *fields, uint32_t len);
+/*
+ * Appends fields[0..n) of a parsed index (rfx_codec_parse()) in order, e.g. to
+ * forward or re-send a body under a new header; one room check for all. Values
+ * are copied as they are, unchecked: an index from rfx_codec_parse() holds SOH
+ * only inside data fields, which stay behind their length field. Returns 0,
+ * RFX_ENOSPACE (nothing written), or -EINVAL for a tag 0.
+ */
+int rfx_builder_fields(struct rfx_builder *b, const struct rfx_field *fields, uint32_t n);
 
 /*
  * Standard header fields after 35, in ascending tag order as QuickFIX writes
