@@ -36,6 +36,8 @@ static const char mini_xml[] =
 	"   <field name='ExecInst' required='N'/>\n"
 	"   <field name='TransactTime' required='N'/>\n"
 	"   <field name='Flag' required='N'/>\n"
+	"   <field name='BlobLen' required='N'/>\n"
+	"   <field name='Blob' required='N'/>\n"
 	"   <component name='Instrument' required='Y'/>\n"
 	"  </message>\n"
 	" </messages>\n"
@@ -91,6 +93,8 @@ static const char mini_xml[] =
 	"  <field number='48' name='SecurityID' type='STRING'/>\n"
 	"  <field number='38' name='OrderQty' type='QTY'/>\n"
 	"  <field number='9999' name='Odd' type='TENOR'/>\n"
+	"  <field number='5101' name='BlobLen' type='LENGTH'/>\n"
+	"  <field number='5102' name='Blob' type='DATA'/>\n"
 	" </fields>\n"
 	"</fix>\n";
 
@@ -120,7 +124,7 @@ Test(dictionary, mini_tables, .timeout = 10)
 	struct rfx_dict *d = mini();
 
 	cr_expect_str_eq(rfx_dict_version(d), "FIX.4.4");
-	cr_expect_eq(rfx_dict_nfields(d), 27);
+	cr_expect_eq(rfx_dict_nfields(d), 29);
 	cr_expect_eq(rfx_dict_nmessages(d), 2);
 	cr_expect_eq(rfx_dict_ngroups(d), 3);
 	cr_expect_eq(rfx_dict_field_type(d, 44), RFX_FT_PRICE);
@@ -563,6 +567,14 @@ Test(validate, codec_seam_walks_groups, .timeout = 10)
 	/* The seam makes the codec reject a miscounted group too. */
 	cr_expect_eq(parse_msg(&t, H "11=X|453=3|448=P1|452=1|54=1|55=IBM|" T, &seam), RFX_EGROUP);
 	cr_expect_null(seam.layout(seam.ctx, "Q", 1));
+	/* A custom LENGTH/DATA pair from the dictionary: the data may hold SOH. */
+	rc = parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, &seam);
+	cr_assert_gt(rc, 0, "rc %d", rc);
+	idx = rfx_msg_find(&t.m, 5102, 0);
+	cr_assert_geq(idx, 0);
+	cr_expect_eq(t.m.fields[idx].len, 3);
+	cr_expect_lt(parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, NULL), 0,
+		     "without the seam the SOH splits the value");
 	rfx_dict_free(d);
 }
 
