@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
+#include "engine/dictionary.h"
 #include "engine/error.h"
 #include "engine/secret.h"
 
@@ -309,6 +311,7 @@ struct entry {
 
 struct keyset {
 	uint64_t w[SETWORDS];
+	unsigned line[SETBITS]; /* where each set key was given, for errors */
 };
 
 struct ctx {
@@ -734,16 +737,29 @@ static int set_has(const struct keyset *s, const struct rfx_settings_key *k, uns
 	return (s->w[b / 64] >> (b % 64)) & 1;
 }
 
-static void set_add(struct keyset *s, const struct rfx_settings_key *k, unsigned num)
+static void set_add(struct keyset *s, const struct rfx_settings_key *k, unsigned num,
+		    unsigned line)
 {
 	size_t b = (size_t)(k - keys) * MAX_NUM + num;
 	s->w[b / 64] |= 1ULL << (b % 64);
+	s->line[b] = line;
 }
+
+/* Line where key `name` (failover index num) was given, else fallback. */
+static unsigned line_of(const struct keyset *s, const char *name, unsigned num,
+			unsigned fallback);
 
 static const struct rfx_settings_key *key_named(const char *name)
 {
 	unsigned num;
 	return find_key(name, strlen(name), &num);
+}
+
+static unsigned line_of(const struct keyset *s, const char *name, unsigned num,
+			unsigned fallback)
+{
+	const struct rfx_settings_key *k = key_named(name);
+	return k && set_has(s, k, num) ? s->line[(size_t)(k - keys) * MAX_NUM + num] : fallback;
 }
 
 /* Applies entries of one section (sec, and session index for SEC_SESSION). seen
@@ -787,11 +803,11 @@ static void apply(struct ctx *c, const struct entry *ents, size_t nents, uint8_t
 			       "given twice in this section");
 			continue;
 		}
-		set_add(&seen, k, num);
+		set_add(&seen, k, num, e->line);
 		/* Counted as set even when its value is bad: one error, not a second
 		 * "missing" one for the same line. */
 		set_value(c, k, num, base, e->line, e->val, e->vlen);
-		set_add(set, k, num);
+		set_add(set, k, num, e->line);
 	}
 }
 
@@ -821,13 +837,19 @@ static void trim(const char **p, size_t *n)
 		(*n)--;
 }
 
-/* Cuts text into entries; also counts sessions and records their header lines.
+/* A [SESSION]: its header line and its entries ents[first, end). */
+struct sess_span {
+	unsigned line;
+	size_t first, end;
+};
+
+/* Cuts text into entries; also records each session's header line and entries.
  * Returns 0 or -ENOMEM; syntax errors are reported and lexing continues. */
 static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, size_t *nout,
-	       unsigned **sess_lines, unsigned *nsess)
+	       struct sess_span **sess_out, unsigned *nsess)
 {
 	struct entry *ents = NULL;
-	unsigned *lines = NULL;
+	struct sess_span *lines = NULL;
 	size_t n = 0, cap = 0, scap = 0;
 	int sec = -1;
 	unsigned line = 0;
@@ -849,6 +871,8 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 		if (l[0] == '[') {
 			const char *name = l + 1;
 			size_t nn = ll - 1;
+			if (sec == SEC_SESSION)
+				lines[*nsess - 1].end = n; /* a new section closes the session */
 			if (l[ll - 1] != ']') {
 				report(c, RFX_ECONFIG, line, NULL, 0,
 				       "section header without closing ']'");
@@ -863,14 +887,16 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 				sec = SEC_ENGINE;
 			} else if (nn == 7 && strncasecmp(name, "SESSION", 7) == 0) {
 				if (*nsess == scap) {
-					unsigned *nl2;
+					struct sess_span *nl2;
 					scap = scap ? 2 * scap : 16;
 					nl2 = realloc(lines, scap * sizeof(*lines));
 					if (!nl2)
 						goto nomem;
 					lines = nl2;
 				}
-				lines[(*nsess)++] = line;
+				lines[*nsess].line = line;
+				lines[*nsess].first = lines[*nsess].end = n;
+				(*nsess)++;
 				sec = SEC_SESSION;
 			} else {
 				report(c, RFX_ECONFIG, line, NULL, 0,
@@ -919,9 +945,11 @@ static int lex(struct ctx *c, const char *text, size_t len, struct entry **out, 
 			}
 		}
 	}
+	if (sec == SEC_SESSION)
+		lines[*nsess - 1].end = n;
 	*out = ents;
 	*nout = n;
-	*sess_lines = lines;
+	*sess_out = lines;
 	return 0;
 nomem:
 	free(ents);
@@ -983,9 +1011,13 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 	}
 	if ((ss->start_day < 0) != (ss->end_day < 0)) {
 		const char *k = ss->start_day < 0 ? "StartDay" : "EndDay";
-		report(c, RFX_ECONFIG, line, k, strlen(k),
+		report(c, RFX_ECONFIG, line_of(set, ss->start_day < 0 ? "EndDay" : "StartDay", 0, line),
+		       k, strlen(k),
 		       "missing: a weekly session needs both StartDay and EndDay");
 	}
+	if (ss->use_local_time && ss->time_zone[0])
+		report(c, RFX_ECONFIG, line_of(set, "TimeZone", 0, line), "TimeZone", 8,
+		       "conflicts with UseLocalTime=Y: give one or the other");
 	fixt = strcmp(ss->begin_string, "FIXT.1.1") == 0;
 	if (fixt)
 		require(c, set, line, "DefaultApplVerID", "FIXT.1.1 sessions need an application "
@@ -1024,13 +1056,15 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 			char kn[32];
 			if (h != p && i > 0) {
 				snprintf(kn, sizeof(kn), "%s%u", h ? kp->name : kh->name, i);
-				report(c, RFX_ECONFIG, line, kn, strlen(kn),
+				report(c, RFX_ECONFIG,
+				       line_of(set, h ? kh->name : kp->name, i, line), kn, strlen(kn),
 				       "missing: failover host and port go in pairs");
 			}
 			if (h && p) {
 				if (gap) {
 					snprintf(kn, sizeof(kn), "%s%u", kh->name, i);
-					report(c, RFX_ECONFIG, line, kn, strlen(kn),
+					report(c, RFX_ECONFIG, line_of(set, kh->name, i, line), kn,
+					       strlen(kn),
 					       "failover endpoints must be numbered without gaps");
 				}
 				ss->nconnect = i + 1;
@@ -1040,7 +1074,8 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		}
 	}
 	if (ss->shard_setting >= 0 && (uint32_t)ss->shard_setting >= eng->shards)
-		report(c, RFX_ECONFIG, line, "Shard", 5, "shard %d does not exist: [ENGINE] Shards=%u",
+		report(c, RFX_ECONFIG, line_of(set, "Shard", 0, line), "Shard", 5,
+		       "shard %d does not exist: [ENGINE] Shards=%u",
 		       ss->shard_setting, eng->shards);
 }
 
@@ -1100,10 +1135,10 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 {
 	struct ctx c = { .file = name ? name : "(settings)", .base_dir = base_dir, .err = err };
 	struct rfx_session_settings *tmpl = NULL;
-	struct keyset tmpl_set;
+	struct keyset *eng_set = NULL, *tmpl_set = NULL, *set = NULL; /* ~5 KB each */
 	struct rfx_settings *s = NULL;
 	struct entry *ents = NULL;
-	unsigned *sess_lines = NULL;
+	struct sess_span *sess = NULL;
 	size_t nents = 0;
 	unsigned nsess = 0;
 	int rc;
@@ -1117,27 +1152,28 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = lex(&c, text, len, &ents, &nents, &sess_lines, &nsess);
+	rc = lex(&c, text, len, &ents, &nents, &sess, &nsess);
 	if (rc < 0)
 		goto fail;
 
 	c.engine = &s->engine;
 	apply_defaults(&c, &s->engine, 1);
-	apply(&c, ents, nents, SEC_ENGINE, 0, &s->engine, &(struct keyset){{0}});
+	eng_set = calloc(1, sizeof(*eng_set));
+	tmpl_set = calloc(1, sizeof(*tmpl_set));
+	set = malloc(sizeof(*set));
+	if (!eng_set || !tmpl_set || !set) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	apply(&c, ents, nents, SEC_ENGINE, 0, &s->engine, eng_set);
 	if (s->engine.nshard_cpus && s->engine.nshard_cpus != s->engine.shards) {
-		const struct entry *e = NULL;
-		for (size_t i = 0; i < nents; i++)
-			if (ents[i].sec == SEC_ENGINE && ents[i].klen == 9 &&
-			    memcmp(ents[i].key, "ShardCpus", 9) == 0)
-				e = &ents[i];
-		report(&c, RFX_ECONFIG, e ? e->line : 0, "ShardCpus", 9,
+		report(&c, RFX_ECONFIG, line_of(eng_set, "ShardCpus", 0, 0), "ShardCpus", 9,
 		       "%u CPUs listed for Shards=%u; list one CPU per shard",
 		       s->engine.nshard_cpus, s->engine.shards);
 	}
 
-	memset(&tmpl_set, 0, sizeof(tmpl_set));
 	apply_defaults(&c, tmpl, 0);
-	apply(&c, ents, nents, SEC_DEFAULT, 0, tmpl, &tmpl_set);
+	apply(&c, ents, nents, SEC_DEFAULT, 0, tmpl, tmpl_set);
 
 	if (nsess == 0)
 		report(&c, RFX_ECONFIG, 0, NULL, 0, "no [SESSION] section");
@@ -1151,12 +1187,13 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 	}
 	for (unsigned i = 0; i < nsess; i++) {
 		struct rfx_session_settings *ss = &s->sessions[i];
-		struct keyset set = tmpl_set;
 
+		*set = *tmpl_set;
 		*ss = *tmpl;
-		ss->line = sess_lines[i];
-		apply(&c, ents, nents, SEC_SESSION, i, ss, &set);
-		check_session(&c, ss, &set, &s->engine);
+		ss->line = sess[i].line;
+		apply(&c, ents + sess[i].first, sess[i].end - sess[i].first, SEC_SESSION, i, ss,
+		      set);
+		check_session(&c, ss, set, &s->engine);
 		if (ss->begin_string[0] && ss->sender_comp_id[0] && ss->target_comp_id[0] &&
 		    rfx_settings_session_id(ss, ss->id, sizeof(ss->id)) < 0)
 			ss->id[0] = '\0'; /* cannot happen: sized for the longest ID */
@@ -1176,8 +1213,11 @@ fail:
 	if (tmpl)
 		OPENSSL_cleanse(tmpl, sizeof(*tmpl));
 	free(tmpl);
+	free(eng_set);
+	free(tmpl_set);
+	free(set);
 	free(ents);
-	free(sess_lines);
+	free(sess);
 	rfx_settings_free(s);
 	return rc;
 }
@@ -1189,6 +1229,7 @@ int rfx_settings_load(const char *path, struct rfx_settings **out, struct rfx_se
 	const char *slash;
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat st;
 	FILE *f;
 	int rc;
 
@@ -1202,20 +1243,21 @@ int rfx_settings_load(const char *path, struct rfx_settings **out, struct rfx_se
 		return rc;
 	}
 	/* Settings files are small; a bound keeps a wrong path (a device) harmless. */
-	buf = malloc(16u << 20);
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+		rc = RFX_ECONFIG;
+		report(&c, rc, 0, NULL, 0, "not a regular file of at most 16 MiB");
+		fclose(f);
+		return rc;
+	}
+	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		fclose(f);
 		return -ENOMEM;
 	}
-	len = fread(buf, 1, 16u << 20, f);
-	if (ferror(f)) {
+	len = fread(buf, 1, (size_t)st.st_size + 1, f);
+	if (ferror(f) || len > (size_t)st.st_size) {
 		rc = -EIO;
-		report(&c, rc, 0, NULL, 0, "cannot read");
-		goto out;
-	}
-	if (!feof(f)) {
-		rc = RFX_ECONFIG;
-		report(&c, rc, 0, NULL, 0, "larger than 16 MiB; not a settings file?");
+		report(&c, rc, 0, NULL, 0, "cannot read (file changed while reading?)");
 		goto out;
 	}
 	slash = strrchr(path, '/');
@@ -1239,4 +1281,12 @@ const struct rfx_session_settings *rfx_settings_find(const struct rfx_settings *
 		if (strcmp(s->sessions[i].id, id) == 0)
 			return &s->sessions[i];
 	return NULL;
+}
+
+unsigned rfx_session_settings_validate_flags(const struct rfx_session_settings *ss)
+{
+	return (ss->validate_fields_out_of_order ? RFX_VALIDATE_FIELDS_OUT_OF_ORDER : 0) |
+	       (ss->validate_fields_have_values ? RFX_VALIDATE_FIELDS_HAVE_VALUES : 0) |
+	       (ss->validate_user_defined_fields ? RFX_VALIDATE_USER_DEFINED_FIELDS : 0) |
+	       (ss->allow_unknown_msg_fields ? RFX_ALLOW_UNKNOWN_MSG_FIELDS : 0);
 }

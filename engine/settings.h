@@ -215,6 +215,11 @@ int rfx_settings_session_id(const struct rfx_session_settings *ss, char *out, si
  * Frozen across versions. */
 unsigned rfx_settings_shard_of(const char *id, unsigned shards);
 
+/* The RFX_VALIDATE_* / RFX_ALLOW_* switches (engine/dictionary.h) that this
+ * session's ValidateFieldsOutOfOrder, ValidateFieldsHaveValues,
+ * ValidateUserDefinedFields and AllowUnknownMsgFields select. */
+unsigned rfx_session_settings_validate_flags(const struct rfx_session_settings *ss);
+
 /* One known key, for `ringfix config check` to explain. */
 struct rfx_settings_key {
 	const char *name;

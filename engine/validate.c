@@ -219,12 +219,13 @@ static void note(struct rfx_reject *r, bool *have, int reason, uint32_t tag)
 /*
  * Per-field checks, QuickFIX's order: repeated (13), value present (4), format
  * (6), enum (5), known tag (0). Marks the field seen in field map `epoch`.
- * in_map: whether the tag may appear where it is (else 2).
+ * in_map: whether the tag may appear where it is (else 2). Returns the field's
+ * definition (NULL when the dictionary does not define the tag).
  */
-static void check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stamp, uint32_t epoch,
-			const struct rfx_field *f, bool in_map)
+static const struct dfield *check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stamp,
+					uint32_t epoch, const struct rfx_field *f,
+					const struct dfield *df, bool in_map)
 {
-	const struct dfield *df = rfx_dict__field(d, f->tag);
 	unsigned flags = w->v->flags;
 	bool check_tag;
 
@@ -232,22 +233,26 @@ static void check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stam
 		uint32_t idx = (uint32_t)(df - d->fields);
 		if (stamp[idx] == epoch) {
 			note(&w->first, &w->have_first, RFX_SRR_TAG_APPEARS_MORE_THAN_ONCE, f->tag);
-			return;
+			return df;
 		}
 		stamp[idx] = epoch;
 	}
+	if (w->have_first)
+		return df; /* only the first error is reported; keep marking fields */
 	if (f->len == 0) {
 		if (flags & RFX_VALIDATE_FIELDS_HAVE_VALUES)
 			note(&w->first, &w->have_first, RFX_SRR_TAG_WITHOUT_VALUE, f->tag);
-		return;
+		return df;
 	}
 	if (df && !format_ok(df->type, f->p, f->len)) {
 		note(&w->first, &w->have_first, RFX_SRR_INCORRECT_DATA_FORMAT, f->tag);
-		return;
+		return df;
 	}
-	if (df && !rfx_dict__value_ok(d, df, f->p, f->len)) {
+	/* MsgType(35) was already found among <messages> (else reason 11); its enum
+	 * list repeats them, so skip the second lookup. */
+	if (df && df->nenums && f->tag != 35 && !rfx_dict__value_ok(d, df, f->p, f->len)) {
 		note(&w->first, &w->have_first, RFX_SRR_VALUE_INCORRECT, f->tag);
-		return;
+		return df;
 	}
 	/* AllowUnknownMsgFields skips standard tags, ValidateUserDefinedFields=N
 	 * skips user-defined ones (QuickFIX's shouldCheckTag). */
@@ -256,19 +261,12 @@ static void check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stam
 	else
 		check_tag = flags & RFX_VALIDATE_USER_DEFINED_FIELDS;
 	if (!check_tag)
-		return;
-	if (!df) {
+		return df;
+	if (!df)
 		note(&w->first, &w->have_first, RFX_SRR_INVALID_TAG_NUMBER, f->tag);
-		return;
-	}
-	if (!in_map)
+	else if (!in_map)
 		note(&w->first, &w->have_first, RFX_SRR_TAG_NOT_DEFINED_FOR_MSG_TYPE, f->tag);
-}
-
-static bool seen(const struct rfx_dict *d, const uint32_t *stamp, uint32_t epoch, uint32_t tag)
-{
-	const struct dfield *df = rfx_dict__field(d, tag);
-	return df && stamp[df - d->fields] == epoch;
+	return df;
 }
 
 /* First required tag of set missing from field map epoch, or 0. */
@@ -276,23 +274,23 @@ static uint32_t missing_required(const struct rfx_dict *d, const uint32_t *stamp
 				 uint32_t set)
 {
 	const struct dset *s = &d->sets[set];
-	for (uint32_t k = 0; k < s->nreq; k++)
-		if (!seen(d, stamp, epoch, d->req_tags[s->req_first + k]))
-			return d->req_tags[s->req_first + k];
+	for (uint32_t k = s->req_first; k < s->req_first + s->nreq; k++)
+		if (stamp[d->req_idx[k]] != epoch)
+			return d->req_tags[k];
 	return 0;
 }
 
-/* Group whose NumInGroup tag is tag in set, or NULL. The linear scan only runs
- * for tags that count a group somewhere. */
-static const struct dgroup *group_of(const struct rfx_dict *d, uint32_t set, uint32_t tag)
+/* Group whose NumInGroup field is df in set, or NULL. The linear scan only runs
+ * for fields that count a group somewhere. */
+static const struct dgroup *group_of(const struct rfx_dict *d, uint32_t set,
+				     const struct dfield *df)
 {
-	const struct dfield *df = rfx_dict__field(d, tag);
 	const struct dset *s = &d->sets[set];
 
 	if (!df || !df->is_count)
 		return NULL;
 	for (uint32_t k = 0; k < s->n; k++)
-		if (d->members[s->first + k].tag == tag && d->members[s->first + k].group != NONE)
+		if (d->members[s->first + k].tag == df->tag && d->members[s->first + k].group != NONE)
 			return &d->groups[d->members[s->first + k].group];
 	return NULL;
 }
@@ -321,13 +319,14 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 	while (*i < n && f[*i].tag == g->delim_tag) {
 		uint32_t epoch = new_epoch(w->v);
 		entries++;
-		check_field(w, d, stamp, epoch, &f[*i], true);
+		check_field(w, d, stamp, epoch, &f[*i], rfx_dict__field(d, f[*i].tag), true);
 		(*i)++;
-		while (*i < n && f[*i].tag != g->delim_tag &&
-		       rfx_dict__set_has(d, g->set, f[*i].tag)) {
-			const struct rfx_field *ff = &f[*i];
-			const struct dgroup *sub = group_of(d, g->set, ff->tag);
-			check_field(w, d, stamp, epoch, ff, true);
+		while (*i < n && f[*i].tag != g->delim_tag) {
+			const struct dfield *df = rfx_dict__field(d, f[*i].tag);
+			if (!rfx_dict__set_has_field(d, g->set, df))
+				break;
+			df = check_field(w, d, stamp, epoch, &f[*i], df, true);
+			const struct dgroup *sub = group_of(d, g->set, df);
 			if (sub && depth < GROUP_DEPTH)
 				walk_group(w, d, stamp, sub, i, depth + 1);
 			else
@@ -353,28 +352,13 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 {
 	const struct rfx_dict *t = v->t, *bd;
 	const struct rfx_field *f = m->fields, *mt = rfx_msg_hdr(m, RFX_HDR_MSG_TYPE);
-	uint32_t n = m->nfields, hdr_epoch, trl_epoch, body_epoch, *bstamp, miss;
+	uint32_t n = m->nfields, hdr_epoch, trl_epoch, body_epoch, *bstamp, miss, order_tag = 0;
+	unsigned phase = 0; /* 0 header, 1 body, 2 trailer */
 	const struct dmsg *msg;
 	struct walk w = { .v = v, .m = m };
 
 	if (!mt)
 		return reject(rej, RFX_SRR_REQUIRED_TAG_MISSING, 35);
-
-	/* Header, then body, then trailer (reason 14, RefTagID = first misplaced tag). */
-	if (v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER) {
-		unsigned phase = 0; /* 0 header, 1 body, 2 trailer */
-		for (uint32_t i = 0; i < n; i++) {
-			unsigned c = rfx_dict__class(t, f[i].tag);
-			if (c == 1 && phase > 0)
-				return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, f[i].tag);
-			if (c == 0 && phase == 2)
-				return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, f[i].tag);
-			if (c == 0 && phase == 0)
-				phase = 1;
-			if (c == 2)
-				phase = 2;
-		}
-	}
 
 	/* Admin messages are in the transport dictionary, application ones in the app's. */
 	msg = rfx_dict__msg(t, mt->p, mt->len);
@@ -385,32 +369,53 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 		bd = v->a;
 		bstamp = v->stamp_a;
 	}
-	if (!msg)
-		return reject(rej, RFX_SRR_INVALID_MSG_TYPE, 0);
 
 	hdr_epoch = new_epoch(v);
 	trl_epoch = new_epoch(v);
 	body_epoch = new_epoch(v);
 	for (uint32_t i = 0; i < n;) {
 		unsigned c = rfx_dict__class(t, f[i].tag);
+		const struct dfield *df;
+		const struct dgroup *g;
+
+		/* Header, then body, then trailer (reason 14, RefTagID = the first
+		 * misplaced tag); it outranks every other reason. */
+		if ((c == 1 && phase > 0) || (c == 0 && phase == 2)) {
+			if (!order_tag)
+				order_tag = f[i].tag;
+		} else if (c == 0) {
+			phase = 1;
+		} else if (c == 2) {
+			phase = 2;
+		}
+		if (!msg) { /* invalid MsgType: only the order check still matters */
+			i++;
+			continue;
+		}
 		if (c) {
 			uint32_t set = c == 1 ? t->header_set : t->trailer_set;
-			check_field(&w, t, v->stamp_t, c == 1 ? hdr_epoch : trl_epoch, &f[i], true);
-			const struct dgroup *g = group_of(t, set, f[i].tag);
+			df = check_field(&w, t, v->stamp_t, c == 1 ? hdr_epoch : trl_epoch, &f[i],
+					 rfx_dict__field(t, f[i].tag), true);
+			g = group_of(t, set, df);
 			if (g)
 				walk_group(&w, t, v->stamp_t, g, &i, 0);
 			else
 				i++;
 			continue;
 		}
-		bool in_body = rfx_dict__set_has(bd, msg->set, f[i].tag);
-		check_field(&w, bd, bstamp, body_epoch, &f[i], in_body);
-		const struct dgroup *g = in_body ? group_of(bd, msg->set, f[i].tag) : NULL;
+		df = rfx_dict__field(bd, f[i].tag);
+		bool in_body = rfx_dict__set_has_field(bd, msg->set, df);
+		df = check_field(&w, bd, bstamp, body_epoch, &f[i], df, in_body);
+		g = in_body ? group_of(bd, msg->set, df) : NULL;
 		if (g)
 			walk_group(&w, bd, bstamp, g, &i, 0);
 		else
 			i++;
 	}
+	if (order_tag && (v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER))
+		return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, order_tag);
+	if (!msg)
+		return reject(rej, RFX_SRR_INVALID_MSG_TYPE, 0);
 
 	/* Required fields first (QuickFIX checks them before iterating), then the
 	 * first per-field error in wire order. */

@@ -36,6 +36,8 @@ static const char mini_xml[] =
 	"   <field name='ExecInst' required='N'/>\n"
 	"   <field name='TransactTime' required='N'/>\n"
 	"   <field name='Flag' required='N'/>\n"
+	"   <field name='BlobLen' required='N'/>\n"
+	"   <field name='Blob' required='N'/>\n"
 	"   <component name='Instrument' required='Y'/>\n"
 	"  </message>\n"
 	" </messages>\n"
@@ -91,6 +93,8 @@ static const char mini_xml[] =
 	"  <field number='48' name='SecurityID' type='STRING'/>\n"
 	"  <field number='38' name='OrderQty' type='QTY'/>\n"
 	"  <field number='9999' name='Odd' type='TENOR'/>\n"
+	"  <field number='5101' name='BlobLen' type='LENGTH'/>\n"
+	"  <field number='5102' name='Blob' type='DATA'/>\n"
 	" </fields>\n"
 	"</fix>\n";
 
@@ -120,7 +124,7 @@ Test(dictionary, mini_tables, .timeout = 10)
 	struct rfx_dict *d = mini();
 
 	cr_expect_str_eq(rfx_dict_version(d), "FIX.4.4");
-	cr_expect_eq(rfx_dict_nfields(d), 27);
+	cr_expect_eq(rfx_dict_nfields(d), 29);
 	cr_expect_eq(rfx_dict_nmessages(d), 2);
 	cr_expect_eq(rfx_dict_ngroups(d), 3);
 	cr_expect_eq(rfx_dict_field_type(d, 44), RFX_FT_PRICE);
@@ -563,6 +567,14 @@ Test(validate, codec_seam_walks_groups, .timeout = 10)
 	/* The seam makes the codec reject a miscounted group too. */
 	cr_expect_eq(parse_msg(&t, H "11=X|453=3|448=P1|452=1|54=1|55=IBM|" T, &seam), RFX_EGROUP);
 	cr_expect_null(seam.layout(seam.ctx, "Q", 1));
+	/* A custom LENGTH/DATA pair from the dictionary: the data may hold SOH. */
+	rc = parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, &seam);
+	cr_assert_gt(rc, 0, "rc %d", rc);
+	idx = rfx_msg_find(&t.m, 5102, 0);
+	cr_assert_geq(idx, 0);
+	cr_expect_eq(t.m.fields[idx].len, 3);
+	cr_expect_lt(parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, NULL), 0,
+		     "without the seam the SOH splits the value");
 	rfx_dict_free(d);
 }
 
@@ -648,4 +660,244 @@ Test(validate, fixt_transport_and_app_dictionaries, .timeout = 60)
 	rfx_validator_free(v);
 	rfx_dict_free(a);
 	rfx_dict_free(t);
+}
+
+/*
+ * QuickFIX's acceptance definitions (../shared/conformance/definitions/server):
+ * every message the suite sends that QuickFIX answers with a Reject for a
+ * dictionary reason (373 = 0, 1, 2, 4, 5, 6, 13, 14, 16 with a RefTagID, or 11)
+ * must get the same reason and RefTagID here; every NewOrderSingle,
+ * SecurityDefinition or Email it echoes must pass.
+ */
+#include <dirent.h>
+
+static bool dict_reason(int r)
+{
+	return r == 0 || r == 1 || r == 2 || r == 4 || r == 5 || r == 6 || r == 11 || r == 13 ||
+	       r == 14 || r == 16;
+}
+
+/* Value of tag in an SOH-separated line, or NULL; *len receives its length. */
+static const char *def_field(const char *line, const char *tag, size_t *len)
+{
+	size_t tl = strlen(tag);
+	for (const char *p = line; *p;) {
+		const char *e = strchr(p, '\001');
+		size_t fl = e ? (size_t)(e - p) : strlen(p);
+		if (fl > tl && memcmp(p, tag, tl) == 0 && p[tl] == '=') {
+			*len = fl - tl - 1;
+			return p + tl + 1;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return NULL;
+}
+
+/* Copies an I line's message with <TIME...> replaced by a fixed valid time and,
+ * as the suite's runner does, BodyLength(9) and CheckSum(10) added when left out
+ * (their values do not matter here: the framer checks them, not validation). */
+static size_t def_message(const char *src, char *out, size_t cap)
+{
+	size_t n = 0;
+	bool has9 = strstr(src, "\0019=") != NULL, has10 = strstr(src, "\00110=") != NULL;
+	while (*src && *src != '\n' && n + 32 < cap) {
+		if (!has9 && n > 2 && out[n - 1] == '\001' && memcmp(out, "8=", 2) == 0) {
+			n += (size_t)snprintf(out + n, cap - n, "9=0\001");
+			has9 = true;
+		}
+		if (*src == '<') {
+			const char *e = strchr(src, '>');
+			if (e) {
+				n += (size_t)snprintf(out + n, cap - n, "20240102-10:11:12");
+				src = e + 1;
+				continue;
+			}
+		}
+		out[n++] = *src++;
+	}
+	if (n && out[n - 1] != '\001')
+		out[n++] = '\001';
+	if (!has10)
+		n += (size_t)snprintf(out + n, cap - n, "10=000\001");
+	return n;
+}
+
+struct def_stats {
+	unsigned rejects, echoes, mismatches;
+};
+
+static void run_def_file(const char *path, struct rfx_validator *v, struct def_stats *st)
+{
+	FILE *f = fopen(path, "r");
+	static char lines[512][2048];
+	unsigned nl = 0;
+
+	cr_assert_not_null(f, "%s", path);
+	while (nl < 512 && fgets(lines[nl], sizeof(lines[nl]), f))
+		nl++;
+	fclose(f);
+	for (unsigned i = 0; i < nl; i++) {
+		const char *l = lines[i], *mt, *emt, *r373, *r371;
+		size_t mtl, emtl, l373, l371;
+		struct rfx_field fields[256];
+		struct rfx_msg m;
+		struct rfx_reject rej;
+		char msg[2048];
+		unsigned j;
+		size_t n;
+		int rc;
+
+		if (l[0] != 'I')
+			continue;
+		l++;
+		if (l[0] >= '0' && l[0] <= '9' && l[1] == ',')
+			l += 2;
+		for (j = i + 1; j < nl && lines[j][0] != 'E' && lines[j][0] != 'I'; j++)
+			;
+		if (j == nl || lines[j][0] != 'E')
+			continue;
+		const char *e = lines[j] + 1;
+		if (e[0] >= '0' && e[0] <= '9' && e[1] == ',')
+			e += 2;
+		n = def_message(l, msg, sizeof(msg));
+		rfx_msg_init(&m, fields, 256);
+		if (rfx_codec_parse(&m, msg, n, NULL) < 0)
+			continue; /* garbled on purpose: the framer's business */
+		mt = def_field(l, "35", &mtl);
+		emt = def_field(e, "35", &emtl);
+		if (!mt || !emt)
+			continue;
+		r373 = def_field(e, "373", &l373);
+		r371 = def_field(e, "371", &l371);
+		rc = rfx_validator_check(v, &m, &rej);
+		/* OrigSendingTime missing on a PossDup message (FIX test 2g) is the
+		 * session layer's rule, not the dictionary's. */
+		if (r371 && l371 == 3 && memcmp(r371, "122", 3) == 0)
+			continue;
+		if (emtl == 1 && emt[0] == '3' && r373 && dict_reason(atoi(r373)) &&
+		    (r371 || atoi(r373) == 11)) {
+			int want = atoi(r373);
+			unsigned want_tag = r371 ? (unsigned)atoi(r371) : 0;
+			st->rejects++;
+			if (rc != RFX_EREJECT || rej.reason != want || rej.ref_tag != want_tag) {
+				st->mismatches++;
+				cr_log_error("%s line %u: want 373=%d 371=%u, got rc %d 373=%d 371=%u",
+					     path, i + 1, want, want_tag, rc, rej.reason, rej.ref_tag);
+			}
+		} else if (mtl == 1 && emtl == 1 && mt[0] == emt[0] &&
+			   (mt[0] == 'D' || mt[0] == 'd' || mt[0] == 'C')) {
+			st->echoes++;
+			if (rc != 0) {
+				st->mismatches++;
+				cr_log_error("%s line %u: QuickFIX accepts it, we reject 373=%d 371=%u",
+					     path, i + 1, rej.reason, rej.ref_tag);
+			}
+		}
+	}
+}
+
+Test(validate, quickfix_acceptance_definitions, .timeout = 60)
+{
+	static const struct {
+		const char *dir, *transport, *app;
+	} versions[] = {
+		{ "fix42", "FIX42.xml", NULL },
+		{ "fix44", "FIX44.xml", NULL },
+		{ "fix50sp2", "FIXT11.xml", "FIX50SP2.xml" },
+	};
+	const char *shared = shared_dir();
+	struct def_stats st = {0};
+
+	if (!shared)
+		cr_skip_test("../shared not present (acceptance definitions)");
+	for (size_t k = 0; k < sizeof(versions) / sizeof(versions[0]); k++) {
+		char path[2300];
+		struct rfx_dict *t, *a = NULL;
+		struct rfx_dict_error err;
+		struct rfx_validator *v;
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "%s/conformance/spec/%s", shared, versions[k].transport);
+		cr_assert_eq(rfx_dict_load(path, &t, &err), 0, "%s", err.text);
+		if (versions[k].app) {
+			snprintf(path, sizeof(path), "%s/conformance/spec/%s", shared, versions[k].app);
+			cr_assert_eq(rfx_dict_load(path, &a, &err), 0, "%s", err.text);
+		}
+		cr_assert_eq(rfx_validator_new(t, a ? a : t, RFX_VALIDATE_DEFAULT, &v), 0);
+		snprintf(path, sizeof(path), "%s/conformance/definitions/server/%s", shared,
+			 versions[k].dir);
+		dir = opendir(path);
+		cr_assert_not_null(dir, "%s", path);
+		while ((de = readdir(dir))) {
+			char file[2600];
+			size_t dl = strlen(de->d_name);
+			if (dl < 5 || strcmp(de->d_name + dl - 4, ".def") != 0)
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+			run_def_file(file, v, &st);
+		}
+		closedir(dir);
+		rfx_validator_free(v);
+		rfx_dict_free(a);
+		rfx_dict_free(t);
+	}
+	cr_log_info("acceptance definitions: %u dictionary rejects, %u echoes checked", st.rejects,
+		    st.echoes);
+	cr_expect_gt(st.rejects, 20);
+	cr_expect_gt(st.echoes, 20);
+	cr_expect_eq(st.mismatches, 0, "%u of %u differ from QuickFIX", st.mismatches,
+		     st.rejects + st.echoes);
+}
+
+/* Mutated dictionaries (RFX_TEST_MUTATIONS / 4, default 800; fixed seed) load or
+ * fail with an error; a loaded one validates a message without crashing. */
+Test(dictionary_errors, mutations_fail_cleanly, .timeout = 60)
+{
+	static const char tokens[] = "<>/='\"NY 0123456789gcfm";
+	const char *env = getenv("RFX_TEST_MUTATIONS");
+	long n = env ? atol(env) / 4 : 800;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	static char buf[sizeof(mini_xml)];
+	unsigned loaded = 0;
+
+	for (long it = 0; it < n; it++) {
+		size_t len = sizeof(mini_xml) - 1;
+		struct rfx_dict_error err;
+		struct rfx_dict *d;
+		struct guard g;
+		int rc;
+
+		memcpy(buf, mini_xml, len);
+		for (int k = 0, edits = 1 + (int)(x % 3); k < edits && len > 0; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = (size_t)(x >> 8) % len;
+			if (x % 5 == 0)
+				len = pos;
+			else
+				buf[pos] = tokens[(x >> 32) % (sizeof(tokens) - 1)];
+		}
+		char *p = guard_place(&g, buf, len);
+		cr_assert_not_null(p);
+		rc = rfx_dict_load_buffer(p, len, "t.xml", &d, &err);
+		guard_release(&g);
+		cr_assert(rc == 0 || rc == RFX_EDICT, "rc %d", rc);
+		if (rc < 0) {
+			cr_assert(err.text[0], "no error text");
+			continue;
+		}
+		loaded++;
+		struct rfx_validator *v;
+		struct rfx_reject rej;
+		struct vt t;
+		cr_assert_eq(rfx_validator_new(d, d, RFX_VALIDATE_DEFAULT, &v), 0);
+		cr_assert_geq(parse_msg(&t, H "11=X|453=2|448=P1|452=1|802=1|523=S|448=P2|452=3|54=1|"
+				       "55=IBM|" T, NULL), 0);
+		(void)rfx_validator_check(v, &t.m, &rej);
+		rfx_validator_free(v);
+		rfx_dict_free(d);
+	}
+	cr_log_info("%u of %ld mutated dictionaries loaded", loaded, n);
 }
