@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* Bytes kept free in front of "35=" for "8=<BeginString><SOH>9=<len><SOH>". */
-#define HEADROOM (RFX_SESSION_ID_MAX + 16)
+#define HEADROOM (RFX_SESSION_STR_MAX + 16)
 #define MAX_HDR 24 /* header fields of one outbound message */
 #define NS 1000000000LL
 
