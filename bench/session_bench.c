@@ -2,7 +2,9 @@
  * session_bench: ns per message through the FIX session layer, ringfix
  * (engine/session) against QuickFIX 1.15.1's FIX::Session, one pinned CPU.
  *
- *   session_bench [--quick] [--json] [--runs N]
+ *   session_bench [--quick] [--json] [--runs N] [--rfx-only]
+ *
+ * --rfx-only skips the QuickFIX side (for profilers).
  *
  * Workloads (the same wire bytes for both sides, FIX.4.4 acceptor, logged on):
  *   inbound   an in-sequence NewOrderSingle from the wire to the application
@@ -202,20 +204,23 @@ static void cpu_model(char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
-	bool quick = false, json = false;
+	bool quick = false, json = false, rfx_only = false;
 	int runs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--rfx-only") == 0) {
+			rfx_only = true;
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
 			runs = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: session_bench [--quick] [--json] [--runs N]\n");
+			fprintf(stderr, "usage: session_bench [--quick] [--json] [--runs N] [--rfx-only]\n");
 			return 2;
 		}
 	}
+	(void)rfx_only;
 	if (runs <= 0)
 		runs = quick ? 3 : 7;
 	if (runs > MAX_RUNS)
@@ -255,6 +260,10 @@ int main(int argc, char **argv)
 		in_r[r] = rfx_inbound(logon, ll, wire, lens, n, now) / (double)n;
 		out_r[r] = rfx_outbound(logon, ll, n, now) / (double)n;
 #ifdef RFX_HAVE_QUICKFIX
+		if (rfx_only) {
+			in_q[r] = out_q[r] = 0;
+			continue;
+		}
 		in_q[r] = rfx_qf_session_inbound(logon, ll, wire, lens, n) / (double)n;
 		out_q[r] = rfx_qf_session_outbound(logon, ll, n) / (double)n;
 		if (in_q[r] < 0 || out_q[r] < 0) {

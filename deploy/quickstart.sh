@@ -21,6 +21,7 @@ packages=(
 	libcriterion-dev
 	libquickfix-dev   # reference peer for benchmarks and interop tests only
 	openssl           # certificates for the TLS tests
+	tzdata            # IANA time zones for session schedules
 )
 
 log() { printf 'quickstart: %s\n' "$*" >&2; }

@@ -106,11 +106,19 @@ static inline bool copy_has_soh(char *dst, const char *src, uint32_t n)
 		memcpy(dst + n - 4, &b, 4);
 		return has_soh(((uint64_t)a << 32) | b) != 0;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		dst[i] = src[i];
-		bad |= src[i] == RFX_SOH;
+	if (n >= 2) {
+		uint16_t a, b;
+		memcpy(&a, src, 2);
+		memcpy(&b, src + n - 2, 2);
+		memcpy(dst, &a, 2);
+		memcpy(dst + n - 2, &b, 2);
+		return has_soh(0x0202020200000000ULL | ((uint64_t)a << 16) | b) != 0;
 	}
-	return bad != 0;
+	if (n == 1) {
+		dst[0] = src[0];
+		return src[0] == RFX_SOH;
+	}
+	return false;
 }
 
 int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
@@ -292,6 +300,60 @@ int rfx_builder_raw(struct rfx_builder *b, const char *fields, uint32_t len)
 	return 0;
 }
 
+/* Copies n bytes with overlapping word moves (never reading outside src):
+ * values are short, and a libc call costs more than the copy. */
+static inline void small_copy(char *dst, const char *src, uint32_t n)
+{
+	uint64_t w, x;
+	uint32_t a, c;
+	uint16_t h, l;
+
+	if (n >= 8) {
+		if (n > 16) {
+			memcpy(dst, src, n);
+			return;
+		}
+		memcpy(&w, src, 8);
+		memcpy(&x, src + n - 8, 8);
+		memcpy(dst, &w, 8);
+		memcpy(dst + n - 8, &x, 8);
+	} else if (n >= 4) {
+		memcpy(&a, src, 4);
+		memcpy(&c, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &c, 4);
+	} else if (n >= 2) {
+		memcpy(&h, src, 2);
+		memcpy(&l, src + n - 2, 2);
+		memcpy(dst, &h, 2);
+		memcpy(dst + n - 2, &l, 2);
+	} else if (n == 1) {
+		dst[0] = src[0];
+	}
+}
+
+int rfx_builder_fields(struct rfx_builder *b, const struct rfx_field *fields, uint32_t n)
+{
+	size_t need = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (fields[i].tag == 0)
+			return -EINVAL;
+		need += 12 + (size_t)fields[i].len;
+	}
+	if (!room(b, need))
+		return b->err;
+	char *w = b->buf + b->pos;
+	for (uint32_t i = 0; i < n; i++) {
+		w = put_tag(w, fields[i].tag);
+		small_copy(w, fields[i].p, fields[i].len);
+		w += fields[i].len;
+		*w++ = RFX_SOH;
+	}
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
+}
+
 void rfx_header_init(struct rfx_header *h)
 {
 	memset(h, 0, sizeof *h);
@@ -426,7 +488,7 @@ int rfx_builder_finish(struct rfx_builder *b)
 	/* Right-align "8=..<SOH>9=n<SOH>" against the body; only the prefix moves. */
 	start = b->body - 1 - nd - b->prefix_len;
 	w = b->buf + start;
-	copy_has_soh(w, b->prefix, b->prefix_len); /* small inline copy; the SOH is expected */
+	small_copy(w, b->prefix, b->prefix_len);
 	rfx_put_fixed(w + b->prefix_len, blen, nd);
 	b->buf[b->body - 1] = RFX_SOH;
 	b->start = start;

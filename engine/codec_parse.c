@@ -395,31 +395,26 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 		unsigned d;
 
 #ifdef __SSE2__
-		/* Fast path with 16 bytes in reach: one load finds '=' and usually the
-		 * SOH too; a tag of 1-8 digits converts without a per-digit loop. */
-		if (end - p >= 16) {
+		/* Fast path with 16 bytes in reach and no data field pending: one load
+		 * finds '=' and usually the SOH; a tag of 1-8 digits converts without a
+		 * per-digit loop. The first SOH of the load ends the value, as the
+		 * digits and '=' before it hold none; the next field's start then
+		 * depends on that mask only, not on the tag. */
+		if (__builtin_expect(!data_tag, 1) && end - p >= 16) {
 			const __m128i x = _mm_loadu_si128((const __m128i *)p);
 			unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
-			unsigned k = eq ? (unsigned)__builtin_ctz(eq) : 16;
-			if (k - 1 < 8 && swar_tag(p, k, &tag)) {
-				if (tag == 0) {
-					err = RFX_EBADTAG;
+			unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(RFX_SOH)));
+			unsigned k = (unsigned)__builtin_ctz(eq | 0x10000);
+			if (k - 1 < 8 && swar_tag(p, k, &tag) && tag != 0) {
+				v = p + k + 1;
+				p = sm ? p + __builtin_ctz(sm) : find_soh(p + 16, end);
+				if (p == end) {
+					err = RFX_EFORMAT;
 					goto out;
 				}
-				v = p + k + 1;
-				if (!(data_tag && tag == data_tag)) {
-					unsigned sm = (unsigned)_mm_movemask_epi8(
-						_mm_cmpeq_epi8(x, _mm_set1_epi8(RFX_SOH)));
-					sm >>= k + 1;
-					p = sm ? v + __builtin_ctz(sm) : find_soh(p + 16, end);
-					if (p == end) {
-						err = RFX_EFORMAT;
-						goto out;
-					}
-					goto have_value;
-				}
-				goto have_tag;
+				goto have_value;
 			}
+			tag = 0;
 		}
 #endif
 		/* Tag: 1..10 digits, positive, fits in 31 bits, then '='. */
@@ -432,7 +427,6 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 			goto out;
 		}
 		v = p + 1;
-	have_tag:
 		p = v;
 		if (data_tag && tag == data_tag) {
 			/* Data field: exactly the announced bytes, SOH included. */

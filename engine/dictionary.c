@@ -736,9 +736,29 @@ static int build_layouts(struct rfx_dict *d)
 		uint32_t set = (uint32_t)(uintptr_t)d->glayouts[k].tags;
 		d->glayouts[k].tags = d->sorted_tags + d->sets[set].sorted;
 	}
+	/* Custom data fields (a venue's DATA field and its LENGTH field, numbered one
+	 * below it by FIX convention, e.g. 95/96): the codec must know them to skip
+	 * SOH bytes inside the data. Standard pairs it knows already. */
+	for (uint32_t i = 0; i < d->nfields; i++) {
+		const struct dfield *df = &d->fields[i], *lf;
+		if (df->type != RFX_FT_DATA && df->type != RFX_FT_XMLDATA)
+			continue;
+		lf = df->tag > 1 ? rfx_dict__field(d, df->tag - 1) : NULL;
+		if (!lf || lf->type != RFX_FT_LENGTH || rfx_codec_data_tag(lf->tag))
+			continue;
+		struct rfx_data_layout *dl = realloc(d->datas, (d->ndatas + 1) * sizeof(*dl));
+		if (!dl) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		d->datas = dl;
+		d->datas[d->ndatas].length_tag = lf->tag;
+		d->datas[d->ndatas].data_tag = df->tag;
+		d->ndatas++;
+	}
 	for (uint32_t i = 0; i < d->nmsgs; i++) {
-		d->msgs[i].layout.data = NULL;
-		d->msgs[i].layout.ndata = 0;
+		d->msgs[i].layout.data = d->ndatas ? d->datas : NULL;
+		d->msgs[i].layout.ndata = d->ndatas;
 		d->msgs[i].layout.groups = d->msgs[i].nlayout ? d->glayouts + d->msgs[i].layout_first
 							       : NULL;
 		d->msgs[i].layout.ngroups = d->msgs[i].nlayout;
@@ -997,6 +1017,7 @@ void rfx_dict_free(struct rfx_dict *d)
 	free(d->groups);
 	free(d->msgs);
 	free(d->glayouts);
+	free(d->datas);
 	free(d);
 }
 

@@ -86,6 +86,8 @@ struct rfx_dict {
 	uint32_t header_set, trailer_set;
 	struct rfx_group_layout *glayouts;
 	uint32_t nglayouts;
+	struct rfx_data_layout *datas; /* LENGTH/DATA pairs the codec does not know */
+	uint32_t ndatas;
 };
 
 /* Field definition of tag, or NULL. Tags beyond the direct index (rare: the

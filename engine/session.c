@@ -8,13 +8,14 @@
 #include "engine/session.h"
 
 #include "engine/civil.h"
+#include "engine/codec.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Bytes kept free in front of "35=" for "8=<BeginString><SOH>9=<len><SOH>". */
-#define HEADROOM (RFX_SESSION_ID_MAX + 16)
+#define HEADROOM (RFX_SESSION_STR_MAX + 16)
 #define MAX_HDR 24 /* header fields of one outbound message */
 #define NS 1000000000LL
 
@@ -287,10 +288,7 @@ static int parse_msg(struct rfx_session *s, const char *buf, size_t len, struct 
 			return RFX_EGARBLED;
 		if (fl[n - 1].len != 3 || !parse_u64(fl[n - 1].p, 3, &ck))
 			return RFX_ECHECKSUM;
-		unsigned sum = 0;
-		for (const char *q = buf; q < tail; q++)
-			sum += (unsigned char)*q;
-		if (sum % 256 != ck)
+		if (rfx_checksum(buf, (size_t)(tail - buf)) != ck)
 			return RFX_ECHECKSUM;
 	}
 	for (uint32_t i = 3; i < n; i++) {
@@ -354,6 +352,7 @@ static void incr_target(struct rfx_session *s)
 /* ------------------------------------------------------------- output */
 
 static void do_disconnect(struct rfx_session *s, bool notify);
+static void send_logout(struct rfx_session *s, const char *text, int64_t now);
 
 struct out {
 	char *b;
@@ -371,11 +370,16 @@ static void out_raw(struct out *o, const char *p, size_t n)
 	o->pos += n;
 }
 
+/* All or nothing: a field that does not fit is not started. */
 static void out_field(struct out *o, int32_t tag, const char *p, size_t n)
 {
 	char t[16];
 	size_t tl = fmt_i64(t, tag);
 	t[tl++] = '=';
+	if (o->err || o->pos + tl + n + 1 > o->cap) {
+		o->err = true;
+		return;
+	}
 	out_raw(o, t, tl);
 	out_raw(o, p, n);
 	out_raw(o, "\001", 1);
@@ -467,10 +471,7 @@ static int emit(struct rfx_session *s, const struct emit *e, int64_t now)
 	pre[pl++] = '\001';
 	size_t start = HEADROOM - pl;
 	memcpy(o.b + start, pre, pl);
-	unsigned sum = 0;
-	for (size_t i = start; i < o.pos; i++)
-		sum += (unsigned char)o.b[i];
-	sum %= 256;
+	unsigned sum = rfx_checksum(o.b + start, o.pos - start);
 	char ck[8] = {'1', '0', '=', (char)('0' + sum / 100), (char)('0' + sum / 10 % 10),
 		      (char)('0' + sum % 10), '\001'};
 	out_raw(&o, ck, 7);
@@ -479,9 +480,13 @@ static int emit(struct rfx_session *s, const struct emit *e, int64_t now)
 
 	if (!e->seq) {
 		if (!is_admin_type(e->type, e->type_len) && s->ops.store_put &&
+		    !s->cfg.no_persist_messages &&
 		    s->ops.store_put(s->ops.ctx, seq, msg, len) < 0) {
-			/* Never send what we could not keep for a resend. */
+			/* Never send what we could not keep for a resend; a store
+			 * that fails ends the session cleanly (no silent loss). */
 			event(s, RFX_SESSION_EV_STORE_ERROR, "cannot store outbound message");
+			if (s->state == RFX_SESSION_LOGGED_ON)
+				send_logout(s, "Store error", now);
 			return -EIO;
 		}
 		s->next_sender++;
@@ -758,7 +763,7 @@ static void send_resend_request(struct rfx_session *s, uint64_t begin, uint64_t 
 static void target_too_high(struct rfx_session *s, const struct rfx_session_msg *m, int64_t now)
 {
 	queue_put(s, m);
-	if (s->resend_begin && m->seq >= s->resend_begin) {
+	if (s->resend_begin && m->seq >= s->resend_begin && !s->cfg.send_redundant_resend_requests) {
 		if (m->seq - 1 > s->resend_target)
 			s->resend_target = m->seq - 1;
 		return;
@@ -1058,7 +1063,10 @@ static void next_resend_request(struct rfx_session *s, const struct rfx_session_
 		end = s->next_sender - 1;
 	if (begin == 0)
 		begin = 1;
-	if (begin <= end) {
+	if (begin <= end && s->cfg.no_persist_messages) {
+		/* Nothing kept to resend: one gap fill over the whole range. */
+		send_gap_fill(s, begin, end + 1, now);
+	} else if (begin <= end) {
 		struct resend r = {.s = s, .current = begin, .end = end, .now = now};
 		if (s->ops.store_range &&
 		    s->ops.store_range(s->ops.ctx, begin, end, resend_one, &r) < 0)

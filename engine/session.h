@@ -26,7 +26,7 @@
 #include "engine/error.h"
 #include "engine/schedule.h"
 
-#define RFX_SESSION_ID_MAX 64    /* CompIDs, SubIDs, LocationIDs, BeginString */
+#define RFX_SESSION_STR_MAX 64    /* CompIDs, SubIDs, LocationIDs, BeginString */
 #define RFX_SESSION_TEXT_MAX 128 /* reject/logout Text(58) we generate */
 
 enum rfx_session_role {
@@ -38,15 +38,15 @@ enum rfx_session_role {
  * are NUL-terminated and copied at init. Zero means "default" where noted. */
 struct rfx_session_config {
 	enum rfx_session_role role;
-	char begin_string[RFX_SESSION_ID_MAX];    /* "FIX.4.4", "FIXT.1.1" */
-	char sender_comp_id[RFX_SESSION_ID_MAX];
-	char target_comp_id[RFX_SESSION_ID_MAX];
-	char sender_sub_id[RFX_SESSION_ID_MAX];   /* optional, "" = absent */
-	char target_sub_id[RFX_SESSION_ID_MAX];
-	char sender_location_id[RFX_SESSION_ID_MAX];
-	char target_location_id[RFX_SESSION_ID_MAX];
+	char begin_string[RFX_SESSION_STR_MAX];    /* "FIX.4.4", "FIXT.1.1" */
+	char sender_comp_id[RFX_SESSION_STR_MAX];
+	char target_comp_id[RFX_SESSION_STR_MAX];
+	char sender_sub_id[RFX_SESSION_STR_MAX];   /* optional, "" = absent */
+	char target_sub_id[RFX_SESSION_STR_MAX];
+	char sender_location_id[RFX_SESSION_STR_MAX];
+	char target_location_id[RFX_SESSION_STR_MAX];
 	/* FIXT only: DefaultApplVerID(1137) wire value sent in our Logon ("9"). */
-	char default_appl_ver_id[RFX_SESSION_ID_MAX];
+	char default_appl_ver_id[RFX_SESSION_STR_MAX];
 	uint32_t heart_bt_int;      /* initiator: HeartBtInt(108) we ask for, s */
 	bool reset_on_logon;        /* sequence numbers to 1 on every Logon */
 	bool reset_on_logout;
@@ -55,6 +55,9 @@ struct rfx_session_config {
 	bool check_latency;         /* SendingTime accuracy check */
 	uint32_t max_latency;       /* seconds; 0 = 120 (QuickFIX default) */
 	uint32_t resend_chunk_size; /* ResendRequestChunkSize; 0 = one request */
+	bool send_redundant_resend_requests; /* ask again for a gap already asked */
+	bool no_persist_messages;   /* PersistMessages=N: keep no outbound
+	                               messages; ResendRequests get one GapFill */
 	uint32_t logon_timeout;     /* seconds; 0 = 10 */
 	uint32_t logout_timeout;    /* seconds; 0 = 2 */
 	int timestamp_precision;    /* digits of SendingTime fractions: 0, 3, 6,
@@ -65,8 +68,8 @@ struct rfx_session_config {
 	 * period resets. Must outlive the session. */
 	const struct rfx_schedule *schedule;
 	/* Credentials for the initiator's Logon (553/554); "" = not sent. */
-	char username[RFX_SESSION_ID_MAX];
-	char password[RFX_SESSION_ID_MAX];
+	char username[RFX_SESSION_STR_MAX];
+	char password[RFX_SESSION_STR_MAX];
 };
 
 /* Fills c with QuickFIX's defaults: acceptor, CheckCompID=Y, CheckLatency=Y

@@ -311,6 +311,7 @@ struct entry {
 
 struct keyset {
 	uint64_t w[SETWORDS];
+	unsigned line[SETBITS]; /* where each set key was given, for errors */
 };
 
 struct ctx {
@@ -736,16 +737,29 @@ static int set_has(const struct keyset *s, const struct rfx_settings_key *k, uns
 	return (s->w[b / 64] >> (b % 64)) & 1;
 }
 
-static void set_add(struct keyset *s, const struct rfx_settings_key *k, unsigned num)
+static void set_add(struct keyset *s, const struct rfx_settings_key *k, unsigned num,
+		    unsigned line)
 {
 	size_t b = (size_t)(k - keys) * MAX_NUM + num;
 	s->w[b / 64] |= 1ULL << (b % 64);
+	s->line[b] = line;
 }
+
+/* Line where key `name` (failover index num) was given, else fallback. */
+static unsigned line_of(const struct keyset *s, const char *name, unsigned num,
+			unsigned fallback);
 
 static const struct rfx_settings_key *key_named(const char *name)
 {
 	unsigned num;
 	return find_key(name, strlen(name), &num);
+}
+
+static unsigned line_of(const struct keyset *s, const char *name, unsigned num,
+			unsigned fallback)
+{
+	const struct rfx_settings_key *k = key_named(name);
+	return k && set_has(s, k, num) ? s->line[(size_t)(k - keys) * MAX_NUM + num] : fallback;
 }
 
 /* Applies entries of one section (sec, and session index for SEC_SESSION). seen
@@ -789,11 +803,11 @@ static void apply(struct ctx *c, const struct entry *ents, size_t nents, uint8_t
 			       "given twice in this section");
 			continue;
 		}
-		set_add(&seen, k, num);
+		set_add(&seen, k, num, e->line);
 		/* Counted as set even when its value is bad: one error, not a second
 		 * "missing" one for the same line. */
 		set_value(c, k, num, base, e->line, e->val, e->vlen);
-		set_add(set, k, num);
+		set_add(set, k, num, e->line);
 	}
 }
 
@@ -997,11 +1011,12 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 	}
 	if ((ss->start_day < 0) != (ss->end_day < 0)) {
 		const char *k = ss->start_day < 0 ? "StartDay" : "EndDay";
-		report(c, RFX_ECONFIG, line, k, strlen(k),
+		report(c, RFX_ECONFIG, line_of(set, ss->start_day < 0 ? "EndDay" : "StartDay", 0, line),
+		       k, strlen(k),
 		       "missing: a weekly session needs both StartDay and EndDay");
 	}
 	if (ss->use_local_time && ss->time_zone[0])
-		report(c, RFX_ECONFIG, line, "TimeZone", 8,
+		report(c, RFX_ECONFIG, line_of(set, "TimeZone", 0, line), "TimeZone", 8,
 		       "conflicts with UseLocalTime=Y: give one or the other");
 	fixt = strcmp(ss->begin_string, "FIXT.1.1") == 0;
 	if (fixt)
@@ -1041,13 +1056,15 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 			char kn[32];
 			if (h != p && i > 0) {
 				snprintf(kn, sizeof(kn), "%s%u", h ? kp->name : kh->name, i);
-				report(c, RFX_ECONFIG, line, kn, strlen(kn),
+				report(c, RFX_ECONFIG,
+				       line_of(set, h ? kh->name : kp->name, i, line), kn, strlen(kn),
 				       "missing: failover host and port go in pairs");
 			}
 			if (h && p) {
 				if (gap) {
 					snprintf(kn, sizeof(kn), "%s%u", kh->name, i);
-					report(c, RFX_ECONFIG, line, kn, strlen(kn),
+					report(c, RFX_ECONFIG, line_of(set, kh->name, i, line), kn,
+					       strlen(kn),
 					       "failover endpoints must be numbered without gaps");
 				}
 				ss->nconnect = i + 1;
@@ -1057,7 +1074,8 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		}
 	}
 	if (ss->shard_setting >= 0 && (uint32_t)ss->shard_setting >= eng->shards)
-		report(c, RFX_ECONFIG, line, "Shard", 5, "shard %d does not exist: [ENGINE] Shards=%u",
+		report(c, RFX_ECONFIG, line_of(set, "Shard", 0, line), "Shard", 5,
+		       "shard %d does not exist: [ENGINE] Shards=%u",
 		       ss->shard_setting, eng->shards);
 }
 
@@ -1117,7 +1135,7 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 {
 	struct ctx c = { .file = name ? name : "(settings)", .base_dir = base_dir, .err = err };
 	struct rfx_session_settings *tmpl = NULL;
-	struct keyset tmpl_set;
+	struct keyset *eng_set = NULL, *tmpl_set = NULL, *set = NULL; /* ~5 KB each */
 	struct rfx_settings *s = NULL;
 	struct entry *ents = NULL;
 	struct sess_span *sess = NULL;
@@ -1140,21 +1158,22 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 
 	c.engine = &s->engine;
 	apply_defaults(&c, &s->engine, 1);
-	apply(&c, ents, nents, SEC_ENGINE, 0, &s->engine, &(struct keyset){{0}});
+	eng_set = calloc(1, sizeof(*eng_set));
+	tmpl_set = calloc(1, sizeof(*tmpl_set));
+	set = malloc(sizeof(*set));
+	if (!eng_set || !tmpl_set || !set) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	apply(&c, ents, nents, SEC_ENGINE, 0, &s->engine, eng_set);
 	if (s->engine.nshard_cpus && s->engine.nshard_cpus != s->engine.shards) {
-		const struct entry *e = NULL;
-		for (size_t i = 0; i < nents; i++)
-			if (ents[i].sec == SEC_ENGINE && ents[i].klen == 9 &&
-			    memcmp(ents[i].key, "ShardCpus", 9) == 0)
-				e = &ents[i];
-		report(&c, RFX_ECONFIG, e ? e->line : 0, "ShardCpus", 9,
+		report(&c, RFX_ECONFIG, line_of(eng_set, "ShardCpus", 0, 0), "ShardCpus", 9,
 		       "%u CPUs listed for Shards=%u; list one CPU per shard",
 		       s->engine.nshard_cpus, s->engine.shards);
 	}
 
-	memset(&tmpl_set, 0, sizeof(tmpl_set));
 	apply_defaults(&c, tmpl, 0);
-	apply(&c, ents, nents, SEC_DEFAULT, 0, tmpl, &tmpl_set);
+	apply(&c, ents, nents, SEC_DEFAULT, 0, tmpl, tmpl_set);
 
 	if (nsess == 0)
 		report(&c, RFX_ECONFIG, 0, NULL, 0, "no [SESSION] section");
@@ -1168,13 +1187,13 @@ int rfx_settings_parse(const char *text, size_t len, const char *name, const cha
 	}
 	for (unsigned i = 0; i < nsess; i++) {
 		struct rfx_session_settings *ss = &s->sessions[i];
-		struct keyset set = tmpl_set;
 
+		*set = *tmpl_set;
 		*ss = *tmpl;
 		ss->line = sess[i].line;
 		apply(&c, ents + sess[i].first, sess[i].end - sess[i].first, SEC_SESSION, i, ss,
-		      &set);
-		check_session(&c, ss, &set, &s->engine);
+		      set);
+		check_session(&c, ss, set, &s->engine);
 		if (ss->begin_string[0] && ss->sender_comp_id[0] && ss->target_comp_id[0] &&
 		    rfx_settings_session_id(ss, ss->id, sizeof(ss->id)) < 0)
 			ss->id[0] = '\0'; /* cannot happen: sized for the longest ID */
@@ -1194,6 +1213,9 @@ fail:
 	if (tmpl)
 		OPENSSL_cleanse(tmpl, sizeof(*tmpl));
 	free(tmpl);
+	free(eng_set);
+	free(tmpl_set);
+	free(set);
 	free(ents);
 	free(sess);
 	rfx_settings_free(s);

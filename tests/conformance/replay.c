@@ -16,6 +16,9 @@
  * test-request cases) or an eDISCONNECT waits for the close, so a version
  * replays in milliseconds.
  *
+ * Framing follows QuickFIX's parser (BodyLength, then the next "<SOH>10="), or
+ * with REPLAY_CODEC_FRAMER=1 the codec's rfx_codec_frame().
+ *
  * Prints PASS/FAIL per file with the first mismatch, then "N passed, M failed".
  * Dictionary validation (at.cfg: spec/FIX42.xml, FIX44.xml, FIXT11.xml +
  * FIX50SP2.xml) goes through the session's validate hook, adapted here to the
@@ -37,6 +40,7 @@
 #include "engine/codec.h"
 #include "engine/dictionary.h"
 #include "engine/session.h"
+#include "engine/session_validate.h"
 #include "unit/session/memstore.h"
 
 #define NS 1000000000LL
@@ -104,7 +108,7 @@ struct binding {
 	char seen_ids[64][32];  /* ClOrdIDs echoed in this logon */
 	int nseen;
 	struct rfx_validator *validator;
-	struct rfx_field cfields[512];
+	struct rfx_session_dict_check check;
 };
 
 struct conn {
@@ -250,38 +254,6 @@ static void op_app(void *ctx, const struct rfx_session_msg *m)
 	buf_free(&o);
 }
 
-/*
- * The session's validate hook on top of the dictionary validator: reparse with
- * the codec (the validator's input) and translate its verdict. Tags the codec
- * refuses outright ("-1", "0") are what QuickFIX rejects as invalid tag
- * numbers (reason 0, acceptance 14a).
- */
-static int dict_validate(void *ctx, const struct rfx_session_msg *m, struct rfx_session_reject *rej)
-{
-	struct binding *b = ctx;
-	struct rfx_msg cm;
-	struct rfx_reject r;
-	rfx_msg_init(&cm, b->cfields, 512);
-	int rc = rfx_codec_parse(&cm, m->buf, m->len, NULL);
-	if (rc == RFX_EBADTAG) {
-		for (uint32_t i = 0; i < m->nfields; i++)
-			if (m->fields[i].tag <= 0) {
-				rej->reason = 0;
-				rej->ref_tag = m->fields[i].tag;
-				rej->text = NULL;
-				return 1;
-			}
-	}
-	if (rc < 0)
-		return 0; /* the session's own checks already passed the framing */
-	if (rfx_validator_check(b->validator, &cm, &r) == 0)
-		return 0;
-	rej->reason = r.reason;
-	rej->ref_tag = (int32_t)r.ref_tag;
-	rej->text = r.text;
-	return 1;
-}
-
 static struct rfx_dict *load_dict(const char *dir, const char *file)
 {
 	char path[4200];
@@ -328,8 +300,9 @@ static struct binding *binding_new(const char *begin, const char *target, const 
 		struct rfx_dict *t = load_dict(dir, tdict);
 		struct rfx_dict *a = strcmp(tdict, adict) ? load_dict(dir, adict) : t;
 		if (t && a && rfx_validator_new(t, a, RFX_VALIDATE_DEFAULT, &b->validator) == 0) {
-			ops.validate = dict_validate;
-			ops.validate_ctx = b;
+			b->check.validator = b->validator;
+			ops.validate = rfx_session_validate_dict;
+			ops.validate_ctx = &b->check;
 		}
 		dicts[ndicts++] = t;
 		if (a != t)
@@ -400,8 +373,31 @@ static void deliver(struct conn *c, const char *msg, size_t len)
 /* QuickFIX's Parser: "8=" ... "9=" length, skip length bytes, then up to the
  * SOH after "<SOH>10=". Wrong BodyLength values thus swallow or split
  * messages exactly as they do against QuickFIX. */
+/* REPLAY_CODEC_FRAMER=1: frame with the codec's rfx_codec_frame() instead (the
+ * runtime's framer); bytes it rejects go to the session as one garbled
+ * message, so a bad Logon still ends the connection. */
+static void frame_codec(struct conn *c)
+{
+	while (c->open && c->in.len) {
+		size_t skip = 0;
+		int n = rfx_codec_frame(c->in.p, c->in.len, NULL, &skip);
+		if (n == RFX_EPARTIAL)
+			return;
+		size_t take = n > 0 ? (size_t)n : (skip ? skip : 1);
+		char *msg = malloc(take);
+		memcpy(msg, c->in.p, take);
+		buf_drop(&c->in, take);
+		deliver(c, msg, take);
+		free(msg);
+	}
+}
+
 static void frame(struct conn *c)
 {
+	if (getenv("REPLAY_CODEC_FRAMER")) {
+		frame_codec(c);
+		return;
+	}
 	for (;;) {
 		struct buf *in = &c->in;
 		if (in->len < 2)

@@ -219,3 +219,27 @@ Test(build, header_errors_stick, .timeout = 10)
 	cr_expect_eq(rfx_builder_header(&b, &h), RFX_ENOSPACE);
 	cr_expect_eq(rfx_builder_finish(&b), RFX_ENOSPACE);
 }
+
+Test(build, fields_from_a_parsed_index_rebuild_the_body, .timeout = 10)
+{
+	char m[512];
+	size_t n = fixmsg(m, "FIX.4.4", "35=D|34=2|49=S|56=T|11=abc|95=3|96=a|b|58=zz|");
+	struct rfx_field fl[32];
+	struct rfx_msg msg;
+	rfx_msg_init(&msg, fl, 32);
+	cr_assert_eq(rfx_codec_parse(&msg, m, n, NULL), 11);
+	cr_assert_eq(rfx_builder_init(&b, "FIX.4.4"), 0);
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "D", 1), 0);
+	cr_assert_eq(rfx_builder_fields(&b, fl + 3, msg.nfields - 4), 0);
+	int r = rfx_builder_finish(&b);
+	cr_assert_eq(r, (int)n);
+	cr_expect(memcmp(rfx_builder_msg(&b), m, n) == 0);
+
+	char small[64];
+	cr_assert_eq(rfx_builder_start(&b, small, sizeof small, "D", 1), 0);
+	cr_expect_eq(rfx_builder_fields(&b, fl + 3, msg.nfields - 4), RFX_ENOSPACE);
+	struct rfx_field zero = {"x", 1, 0};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "D", 1), 0);
+	cr_expect_eq(rfx_builder_fields(&b, &zero, 1), -EINVAL);
+	cr_expect_eq(rfx_builder_fields(&b, fl, 0), 0);
+}

@@ -36,6 +36,8 @@ static const char mini_xml[] =
 	"   <field name='ExecInst' required='N'/>\n"
 	"   <field name='TransactTime' required='N'/>\n"
 	"   <field name='Flag' required='N'/>\n"
+	"   <field name='BlobLen' required='N'/>\n"
+	"   <field name='Blob' required='N'/>\n"
 	"   <component name='Instrument' required='Y'/>\n"
 	"  </message>\n"
 	" </messages>\n"
@@ -91,6 +93,8 @@ static const char mini_xml[] =
 	"  <field number='48' name='SecurityID' type='STRING'/>\n"
 	"  <field number='38' name='OrderQty' type='QTY'/>\n"
 	"  <field number='9999' name='Odd' type='TENOR'/>\n"
+	"  <field number='5101' name='BlobLen' type='LENGTH'/>\n"
+	"  <field number='5102' name='Blob' type='DATA'/>\n"
 	" </fields>\n"
 	"</fix>\n";
 
@@ -120,7 +124,7 @@ Test(dictionary, mini_tables, .timeout = 10)
 	struct rfx_dict *d = mini();
 
 	cr_expect_str_eq(rfx_dict_version(d), "FIX.4.4");
-	cr_expect_eq(rfx_dict_nfields(d), 27);
+	cr_expect_eq(rfx_dict_nfields(d), 29);
 	cr_expect_eq(rfx_dict_nmessages(d), 2);
 	cr_expect_eq(rfx_dict_ngroups(d), 3);
 	cr_expect_eq(rfx_dict_field_type(d, 44), RFX_FT_PRICE);
@@ -563,6 +567,14 @@ Test(validate, codec_seam_walks_groups, .timeout = 10)
 	/* The seam makes the codec reject a miscounted group too. */
 	cr_expect_eq(parse_msg(&t, H "11=X|453=3|448=P1|452=1|54=1|55=IBM|" T, &seam), RFX_EGROUP);
 	cr_expect_null(seam.layout(seam.ctx, "Q", 1));
+	/* A custom LENGTH/DATA pair from the dictionary: the data may hold SOH. */
+	rc = parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, &seam);
+	cr_assert_gt(rc, 0, "rc %d", rc);
+	idx = rfx_msg_find(&t.m, 5102, 0);
+	cr_assert_geq(idx, 0);
+	cr_expect_eq(t.m.fields[idx].len, 3);
+	cr_expect_lt(parse_msg(&t, ORDER "5101=3|5102=a\001b|" T, NULL), 0,
+		     "without the seam the SOH splits the value");
 	rfx_dict_free(d);
 }
 
@@ -838,4 +850,54 @@ Test(validate, quickfix_acceptance_definitions, .timeout = 60)
 	cr_expect_gt(st.echoes, 20);
 	cr_expect_eq(st.mismatches, 0, "%u of %u differ from QuickFIX", st.mismatches,
 		     st.rejects + st.echoes);
+}
+
+/* Mutated dictionaries (RFX_TEST_MUTATIONS / 4, default 800; fixed seed) load or
+ * fail with an error; a loaded one validates a message without crashing. */
+Test(dictionary_errors, mutations_fail_cleanly, .timeout = 60)
+{
+	static const char tokens[] = "<>/='\"NY 0123456789gcfm";
+	const char *env = getenv("RFX_TEST_MUTATIONS");
+	long n = env ? atol(env) / 4 : 800;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	static char buf[sizeof(mini_xml)];
+	unsigned loaded = 0;
+
+	for (long it = 0; it < n; it++) {
+		size_t len = sizeof(mini_xml) - 1;
+		struct rfx_dict_error err;
+		struct rfx_dict *d;
+		struct guard g;
+		int rc;
+
+		memcpy(buf, mini_xml, len);
+		for (int k = 0, edits = 1 + (int)(x % 3); k < edits && len > 0; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = (size_t)(x >> 8) % len;
+			if (x % 5 == 0)
+				len = pos;
+			else
+				buf[pos] = tokens[(x >> 32) % (sizeof(tokens) - 1)];
+		}
+		char *p = guard_place(&g, buf, len);
+		cr_assert_not_null(p);
+		rc = rfx_dict_load_buffer(p, len, "t.xml", &d, &err);
+		guard_release(&g);
+		cr_assert(rc == 0 || rc == RFX_EDICT, "rc %d", rc);
+		if (rc < 0) {
+			cr_assert(err.text[0], "no error text");
+			continue;
+		}
+		loaded++;
+		struct rfx_validator *v;
+		struct rfx_reject rej;
+		struct vt t;
+		cr_assert_eq(rfx_validator_new(d, d, RFX_VALIDATE_DEFAULT, &v), 0);
+		cr_assert_geq(parse_msg(&t, H "11=X|453=2|448=P1|452=1|802=1|523=S|448=P2|452=3|54=1|"
+				       "55=IBM|" T, NULL), 0);
+		(void)rfx_validator_check(v, &t.m, &rej);
+		rfx_validator_free(v);
+		rfx_dict_free(d);
+	}
+	cr_log_info("%u of %ld mutated dictionaries loaded", loaded, n);
 }

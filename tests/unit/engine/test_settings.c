@@ -17,15 +17,21 @@
 	"[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=5001\n" \
 	"StartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ISLD\nUseDataDictionary=N\n"
 
-/* Parses text placed against a guard page; returns the rc. */
-static int parse(const char *text, struct rfx_settings **s, struct rfx_settings_error *err)
+/* Parses text[0..len) placed against a guard page; returns the rc. */
+static int parse_n(const char *text, size_t len, struct rfx_settings **s,
+		   struct rfx_settings_error *err)
 {
 	struct guard g;
-	char *p = guard_place(&g, text, strlen(text));
+	char *p = guard_place(&g, text, len);
 	cr_assert_not_null(p);
-	int rc = rfx_settings_parse(p, strlen(text), "t.cfg", NULL, s, err);
+	int rc = rfx_settings_parse(p, len, "t.cfg", NULL, s, err);
 	guard_release(&g);
 	return rc;
+}
+
+static int parse(const char *text, struct rfx_settings **s, struct rfx_settings_error *err)
+{
+	return parse_n(text, strlen(text), s, err);
 }
 
 /* Expects text to fail with an error at line naming key, whose reason holds why. */
@@ -302,7 +308,7 @@ Test(settings_errors, bad_values, .timeout = 10)
 	expect_error(ACCEPTOR SESSION44 "StartTime=24:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartTime=8:00:00\n", 11, "StartTime", "HH:MM:SS");
 	expect_error(ACCEPTOR SESSION44 "StartDay=M\n", 11, "StartDay", "day of the week");
-	expect_error(ACCEPTOR SESSION44 "TimeZone=Europe/London\nUseLocalTime=Y\n", 8, "TimeZone",
+	expect_error(ACCEPTOR SESSION44 "TimeZone=Europe/London\nUseLocalTime=Y\n", 11, "TimeZone",
 		     "conflicts with UseLocalTime");
 	expect_error(ACCEPTOR SESSION44 "ConnectionType=both\n", 11, "ConnectionType",
 		     "not one of initiator|acceptor");
@@ -330,7 +336,7 @@ Test(settings_errors, engine_values, .timeout = 10)
 		     "3 CPUs listed for Shards=2");
 	expect_error("[ENGINE]\nShardCpus=3-1\n" ACCEPTOR SESSION44, 2, "ShardCpus", "not valid");
 	expect_error("[ENGINE]\nShardCpus=a\n" ACCEPTOR SESSION44, 2, "ShardCpus", "CPU list");
-	expect_error("[ENGINE]\nShards=2\n" ACCEPTOR SESSION44 "Shard=2\n", 10, "Shard",
+	expect_error("[ENGINE]\nShards=2\n" ACCEPTOR SESSION44 "Shard=2\n", 13, "Shard",
 		     "shard 2 does not exist");
 }
 
@@ -401,7 +407,7 @@ Test(settings_errors, missing_required, .timeout = 10)
 	expect_error(cfg, 6, "SocketConnectHost", "missing");
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "ConnectionType=acceptor\nSocketAcceptPort=1\nStartDay=Mon\n", base);
-	expect_error(cfg, 6, "EndDay", "both StartDay and EndDay");
+	expect_error(cfg, 11, "EndDay", "both StartDay and EndDay"); /* at StartDay */
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=T\n"
 		 "ConnectionType=acceptor\nSocketAcceptPort=1\n", base);
 	expect_error(cfg, 6, "DefaultApplVerID", "FIXT.1.1");
@@ -425,10 +431,10 @@ Test(settings_errors, failover_pairs_and_gaps, .timeout = 10)
 
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "SocketConnectHost1=h1\n", base);
-	expect_error(cfg, 9, "SocketConnectPort1", "in pairs");
+	expect_error(cfg, 12, "SocketConnectPort1", "in pairs");
 	snprintf(cfg, sizeof(cfg), "%s[SESSION]\nBeginString=FIX.4.4\nTargetCompID=T\n"
 		 "SocketConnectHost2=h2\nSocketConnectPort2=2\n", base);
-	expect_error(cfg, 9, "SocketConnectHost2", "without gaps");
+	expect_error(cfg, 12, "SocketConnectHost2", "without gaps");
 }
 
 Test(settings_errors, counts_all_errors_keeps_first, .timeout = 10)
@@ -627,4 +633,42 @@ Test(settings, many_sessions, .timeout = 60)
 	cr_expect_eq(rfx_settings_parse(cfg, len, "t.cfg", NULL, &s, &err), RFX_ECONFIG);
 	cr_expect(strstr(err.reason, "duplicate session FIX.4.4:ISLD->T7") != NULL, "%s", err.text);
 	free(cfg);
+}
+
+/* Mutated settings files (RFX_TEST_MUTATIONS, default 3000; fixed seed) never
+ * crash or over-read the guard page: each parses or fails with an error. */
+Test(settings, mutations_fail_cleanly, .timeout = 60)
+{
+	static const char base[] =
+		"[ENGINE]\nShards=2\nShardCpus=1,2\n" ACCEPTOR "Password=pw#1\n"
+		"[SESSION]\nBeginString=FIX.4.4\nTargetCompID=A\nStartDay=Mon\nEndDay=Fri\n"
+		"[SESSION]\nBeginString=FIXT.1.1\nDefaultApplVerID=9\nTargetCompID=B\n"
+		"SocketConnectHost1=h\nPassword=ENC(AAAA)\n";
+	static const char tokens[] = "[]=\n#;:/>-ENC() \r\t0123456789YN";
+	const char *env = getenv("RFX_TEST_MUTATIONS");
+	long n = env ? atol(env) : 3000;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	char buf[sizeof(base) + 64];
+
+	for (long it = 0; it < n; it++) {
+		size_t len = sizeof(base) - 1;
+		struct rfx_settings *s;
+		struct rfx_settings_error err;
+		memcpy(buf, base, len);
+		for (int k = 0, edits = 1 + (int)(x % 4); k < edits && len > 0; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = (size_t)(x >> 8) % len;
+			switch (x % 3) {
+			case 0: buf[pos] = tokens[(x >> 32) % (sizeof(tokens) - 1)]; break;
+			case 1: len = pos; break; /* truncate */
+			default: buf[pos] = (char)(x >> 40); break;
+			}
+		}
+		int rc = parse_n(buf, len, &s, &err);
+		cr_assert(rc == 0 || rc == RFX_ECONFIG || rc == RFX_ESECRET, "rc %d", rc);
+		if (rc == 0)
+			rfx_settings_free(s);
+		else
+			cr_assert(err.count >= 1 && err.text[0], "rc %d without an error text", rc);
+	}
 }

@@ -199,3 +199,48 @@ Test(schedule, new_period_since_numbers_began_resets_on_connect, .timeout = 10)
 	cr_assert_eq(h.s.next_sender, 1);
 	h_free(&h);
 }
+
+#include "engine/session_config.h"
+#include "engine/settings.h"
+
+Test(schedule, config_from_settings_file, .timeout = 10)
+{
+	static const char text[] =
+		"[DEFAULT]\nConnectionType=initiator\nSocketConnectHost=127.0.0.1\n"
+		"SocketConnectPort=5001\nSenderCompID=US\nHeartBtInt=15\n"
+		"StartTime=08:00:00\nEndTime=17:00:00\nStartDay=mon\nEndDay=fri\n"
+		"TimeZone=America/New_York\nResendRequestChunkSize=100\nPersistMessages=N\n"
+		"UseDataDictionary=N\n"
+		"[SESSION]\nBeginString=FIX.4.2\nTargetCompID=THEM\nResetOnLogon=Y\n";
+	struct rfx_settings *st = NULL;
+	struct rfx_settings_error err;
+	int rc = rfx_settings_parse(text, sizeof(text) - 1, "test.cfg", NULL, &st, &err);
+	cr_assert_eq(rc, 0, "%s", err.text);
+	cr_assert_eq(st->nsessions, 1);
+	const struct rfx_session_settings *ss = &st->sessions[0];
+	need_zone(ss->time_zone);
+	struct rfx_session_config c;
+	struct rfx_schedule sched;
+	cr_assert_eq(rfx_session_config_from_settings(&c, &sched, ss, &tz), 0);
+	cr_assert_eq(c.role, RFX_SESSION_INITIATOR);
+	cr_assert_str_eq(c.begin_string, "FIX.4.2");
+	cr_assert_str_eq(c.sender_comp_id, "US");
+	cr_assert_str_eq(c.target_comp_id, "THEM");
+	cr_assert_eq(c.heart_bt_int, 15);
+	cr_assert(c.reset_on_logon);
+	cr_assert(c.no_persist_messages);
+	cr_assert_eq(c.resend_chunk_size, 100);
+	cr_assert_eq(c.schedule, &sched);
+	cr_assert_eq(sched.start_day, 1);
+	cr_assert_eq(sched.end_day, 5);
+	/* Tuesday 2026-07-14 09:00 EDT = 13:00 UTC: in session; Saturday not. */
+	cr_assert(rfx_schedule_in_session(&sched, utc(2026, 7, 14, 13, 0) * 1000000000LL));
+	cr_assert(!rfx_schedule_in_session(&sched, utc(2026, 7, 18, 13, 0) * 1000000000LL));
+	struct rfx_session s;
+	char out[1024], q[1024];
+	struct rfx_session_field f[64];
+	struct rfx_session_ops ops = {0};
+	struct rfx_session_mem mem = {out, sizeof(out), q, sizeof(q), f, 64};
+	cr_assert_eq(rfx_session_init(&s, &c, &ops, &mem), 0);
+	rfx_settings_free(st);
+}

@@ -308,9 +308,11 @@ Test(session, store_failure_is_not_silent, .fini = teardown, .timeout = 10)
 	logged_on(NULL);
 	h.store->fail_put = 1;
 	cr_assert_lt(h_app(&h, "35=D|11=a|"), 0);
-	cr_assert_eq(h.nout, 0, "a message we could not store was sent");
+	cr_assert_eq(h.nout, 1);
+	cr_assert(strstr(h.out[0], "35=5|34=2|") && strstr(h.out[0], "58=Store error|"),
+		  "a message we could not store was sent: %s", h.out[0]);
 	cr_assert_eq(h.events[RFX_SESSION_EV_STORE_ERROR], 1);
-	cr_assert_eq(h.s.next_sender, 2);
+	cr_assert_eq(rfx_session_state(&h.s), RFX_SESSION_LOGOUT_SENT);
 }
 
 Test(session, send_app_hoists_header_fields, .fini = teardown, .timeout = 10)
@@ -488,4 +490,26 @@ Test(session, chunked_resend_after_gap_fill_skips_what_we_hold, .fini = teardown
 	cr_assert(strstr(h_last(&h), "|7=9|16=0|"), "%s", h_last(&h));
 	cr_assert_eq(h.napp, 2);
 	cr_assert_str_eq(h.app_id[1], "h");
+}
+
+static void no_persist_redundant(struct rfx_session_config *c)
+{
+	c->no_persist_messages = true;
+	c->send_redundant_resend_requests = true;
+}
+
+Test(session, no_persist_and_redundant_resend_requests, .fini = teardown, .timeout = 10)
+{
+	logged_on(no_persist_redundant);
+	h_app(&h, "35=D|11=a|");
+	h_app(&h, "35=D|11=b|");
+	cr_assert_eq(h.store->cap, 0, "nothing stored");
+	h_clear(&h);
+	h_peer(&h, "35=2|34=2|7=1|16=0|");
+	cr_assert_eq(h.nout, 1);
+	cr_assert(strstr(h.out[0], "35=4|34=1|43=Y|") && strstr(h.out[0], "|36=4|123=Y|"), "%s",
+		  h.out[0]);
+	h_peer(&h, "35=0|34=6|");
+	h_peer(&h, "35=0|34=7|");
+	cr_assert_eq(h_count(&h, "35=2|"), 2, "redundant request sent");
 }
