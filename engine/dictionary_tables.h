@@ -109,6 +109,17 @@ const struct dmsg *rfx_dict__msg(const struct rfx_dict *d, const char *t, uint32
 bool rfx_dict__value_ok(const struct rfx_dict *d, const struct dfield *f, const char *v,
 			uint32_t len);
 
+/* rfx_dict__value_ok with the common case inline: a one-byte value of a field
+ * whose enums are all one byte is one bit test. */
+static inline bool rfx_dict__enum_ok(const struct rfx_dict *d, const struct dfield *f,
+				     const char *v, uint32_t len)
+{
+	if (f->charset != NONE && len == 1 && f->type != RFX_FT_MULTIPLEVALUESTRING &&
+	    f->type != RFX_FT_MULTIPLESTRINGVALUE && f->type != RFX_FT_MULTIPLECHARVALUE)
+		return d->charsets[f->charset][(unsigned char)v[0] / 64] >> ((unsigned char)v[0] % 64) & 1;
+	return rfx_dict__value_ok(d, f, v, len);
+}
+
 /* Is field df (may be NULL) a member of set? One bit test for message sets. */
 static inline bool rfx_dict__set_has_field(const struct rfx_dict *d, uint32_t set,
 					   const struct dfield *df)
