@@ -140,6 +140,15 @@ static void crash_loop(enum rfx_store_durability mode, unsigned n, unsigned max_
 		cr_assert_geq(pid, 0);
 		if (pid == 0)
 			child_loop(mode, sh, (unsigned)rand());
+		/* Every other kill lands only after the child acknowledged something
+		 * new, so a loaded machine (slow fork, slow fdatasync) still exercises
+		 * kills mid-stream; the others may land during open. Bounded wait. */
+		if (i % 2 == 1) {
+			int64_t t0 = th_now_ns();
+			while (atomic_load(&sh->acked_out) == prev_acked &&
+			       th_now_ns() - t0 < 10ll * 1000 * 1000 * 1000)
+				usleep(200);
+		}
 		usleep((useconds_t)(1000 + rand() % (max_ms * 1000)));
 		kill(pid, SIGKILL);
 		cr_assert_eq(waitpid(pid, &status, 0), pid);
