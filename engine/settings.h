@@ -30,9 +30,14 @@
  *   FromShardRingSize=1048576 bytes per shard->client ring (power of two)
  *   IdleStrategy=spin         spin | spin-yield | block
  *   StorePath=store           LMDB directory (one environment per shard under it)
- *   StoreDurability=process   process: survives a crash of the process (no fsync);
- *                             power: fsync at each group commit, survives power loss
- *   StoreMapSize=1073741824   LMDB map size per shard, bytes
+ *   StoreDurability=batch     full: fdatasync before a message leaves (survives power
+ *                             loss); batch: group commit per loop turn, fdatasync
+ *                             every StoreFlushInterval ms; none: the OS decides.
+ *                             All three survive a process crash (store/README.md)
+ *   StoreFlushInterval=10     batch mode: ms between fdatasyncs
+ *   StoreMapSize=1073741824   LMDB map size per shard, bytes (grows by doubling)
+ *   StoreMaxMapSize=68719476736  the map never grows beyond this
+ *   StoreKeepPeriods=1        old session periods whose messages are kept
  *   MetricsPort=0             Prometheus text endpoint port; 0 = off
  *   SecretKeyFile=            file holding the 32-byte ENC() key as 64 hex digits
  *   SecretKeyEnv=             or the name of an environment variable holding it
@@ -68,7 +73,13 @@
 
 enum rfx_connection_type { RFX_CONN_INITIATOR = 0, RFX_CONN_ACCEPTOR = 1 };
 enum rfx_idle_strategy { RFX_IDLE_SPIN = 0, RFX_IDLE_SPIN_YIELD = 1, RFX_IDLE_BLOCK = 2 };
-enum rfx_store_durability { RFX_DURABLE_PROCESS = 0, RFX_DURABLE_POWER = 1 };
+/* Same values as store/lmdb_store.h's enum rfx_store_durability (the engine
+ * does not include the store; the shard maps one to the other). */
+enum rfx_settings_durability {
+	RFX_DURABILITY_BATCH = 0,
+	RFX_DURABILITY_FULL = 1,
+	RFX_DURABILITY_NONE = 2,
+};
 
 struct rfx_settings_endpoint {
 	char host[RFX_SETTINGS_HOST_MAX];
@@ -158,8 +169,11 @@ struct rfx_engine_settings {
 	uint32_t to_shard_ring_size, from_shard_ring_size;
 	int32_t idle_strategy;        /* enum rfx_idle_strategy */
 	char store_path[RFX_SETTINGS_PATH_MAX];
-	int32_t store_durability;     /* enum rfx_store_durability */
+	int32_t store_durability;     /* enum rfx_settings_durability */
+	int32_t store_flush_interval_ms;
 	uint64_t store_map_size;
+	uint64_t store_max_map_size;
+	int32_t store_keep_periods;
 	uint16_t metrics_port;
 	char secret_key_file[RFX_SETTINGS_PATH_MAX];
 	char secret_key_env[RFX_SETTINGS_ID_MAX];

@@ -117,7 +117,7 @@ Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 	struct rfx_settings_error err;
 	const char *cfg =
 		"[ENGINE]\nInstanceName=prod1\nShards=4\nShardCpus=2,3-5\nIdleStrategy=block\n"
-		"StoreDurability=power\nToShardRingSize=65536\nMetricsPort=9100\n"
+		"StoreDurability=full\nStoreKeepPeriods=7\nToShardRingSize=65536\nMetricsPort=9100\n"
 		"StoreMapSize=4294967296\n"
 		"[DEFAULT]\nConnectionType=initiator\nHeartBtInt=30\nNonStopSession=Y\n"
 		"UseDataDictionary=N\n"
@@ -135,7 +135,9 @@ Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 	cr_expect_eq(s->engine.shard_cpus[0], 2);
 	cr_expect_eq(s->engine.shard_cpus[3], 5);
 	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_BLOCK);
-	cr_expect_eq(s->engine.store_durability, RFX_DURABLE_POWER);
+	cr_expect_eq(s->engine.store_durability, RFX_DURABILITY_FULL);
+	cr_expect_eq(s->engine.store_keep_periods, 7);
+	cr_expect_eq(s->engine.store_flush_interval_ms, 10);
 	cr_expect_eq(s->engine.to_shard_ring_size, 65536);
 	cr_expect_eq(s->engine.metrics_port, 9100);
 	cr_expect_eq(s->engine.store_map_size, 4294967296ULL);
