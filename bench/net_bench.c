@@ -2,7 +2,8 @@
  * net_bench: TCP echo round trip over loopback, served by the shard loop
  * (shard/loop.h, spin and block idle) and by a plain blocking-socket echo,
  * side by side in one run; then the same through TLS 1.3 (shard/tls.h,
- * memory BIOs) on the spinning loop, to show what encryption costs.
+ * memory BIOs) on the spinning loop, to show what encryption costs; and
+ * the cost of an empty spin turn (no I/O: must make no system call).
  *
  *   net_bench [--quick] [--json] [--runs N] [--msgs N] [--size BYTES] [--cpus A,B]
  *
@@ -347,6 +348,24 @@ done:
 	free(in);
 }
 
+/* Cost of a turn with nothing to do: two clock reads, a look at the CQ and
+ * the taskrun flag, the timer wheel, the end-of-turn passes. */
+static double empty_turn_ns(int n)
+{
+	struct rfx_loop *l;
+	int64_t t0;
+	int rc = rfx_loop_new(&l, NULL);
+
+	if (rc < 0)
+		die("rfx_loop_new", rc);
+	t0 = now_ns();
+	for (int i = 0; i < n; i++)
+		rfx_loop_turn(l, 0);
+	t0 = now_ns() - t0;
+	rfx_loop_free(l);
+	return (double)t0 / n;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 enum { Q50, Q99, Q999, QN };
@@ -378,7 +397,8 @@ static struct fig summarize(double *v, int n)
 int main(int argc, char **argv)
 {
 	int quick = 0, json = 0, runs = 5, msgs = 20000, size = 64;
-	static double per_run[S_COUNT][QN][64];
+	static double per_run[S_COUNT][QN][64], idle_turn[64];
+	struct fig turn;
 	struct fig fig[S_COUNT][QN];
 	int64_t *rtt;
 	char desc[256] = "";
@@ -432,14 +452,17 @@ int main(int argc, char **argv)
 		die("malloc", -ENOMEM);
 	/* Interleave servers within each run so drift in machine load hits
 	 * them alike. */
-	for (int r = 0; r < runs; r++)
+	for (int r = 0; r < runs; r++) {
+		idle_turn[r] = empty_turn_ns(quick ? 100000 : 1000000);
 		for (int s = 0; s < S_COUNT; s++) {
 			round_trips((enum server)s, msgs, size, rtt);
 			qsort(rtt, (size_t)msgs, sizeof(*rtt), cmp_i64);
 			for (int q = 0; q < QN; q++)
 				per_run[s][q][r] = (double)pct(rtt, (size_t)msgs, qv[q]);
 		}
+	}
 	remove_cert();
+	turn = summarize(idle_turn, runs);
 	for (int s = 0; s < S_COUNT; s++)
 		for (int q = 0; q < QN; q++)
 			fig[s][q] = summarize(per_run[s][q], runs);
@@ -452,6 +475,8 @@ int main(int argc, char **argv)
 				printf(",\"%s_%s_ns\":%.0f,\"%s_%s_ns_min\":%.0f,\"%s_%s_ns_max\":%.0f",
 				       sname[s], qkey[q], fig[s][q].med, sname[s], qkey[q], fig[s][q].min,
 				       sname[s], qkey[q], fig[s][q].max);
+		printf(",\"idle_turn_ns\":%.1f,\"idle_turn_ns_min\":%.1f,\"idle_turn_ns_max\":%.1f",
+		       turn.med, turn.min, turn.max);
 		printf(",\"loop_spin_over_plain_p50\":%.3f,\"loop_block_over_plain_p50\":%.3f,"
 		       "\"tls_over_loop_spin_p50\":%.3f}\n",
 		       fig[S_LOOP_SPIN][Q50].med / fig[S_PLAIN][Q50].med,
@@ -478,6 +503,8 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	printf("empty spin turn (no I/O, no system call): %.1f ns [%.1f-%.1f]\n", turn.med, turn.min,
+	       turn.max);
 	printf("p50 ratio vs plain blocking echo: loop_spin %.2f, loop_block %.2f; "
 	       "TLS 1.3 over plaintext on the spinning loop: %.2f\n",
 	       fig[S_LOOP_SPIN][Q50].med / fig[S_PLAIN][Q50].med,
