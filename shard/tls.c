@@ -179,14 +179,24 @@ static void flush_out(struct rfx_tls *t)
 	}
 }
 
+/* Close after every byte OpenSSL produced (close_notify, an alert) has
+ * left: if the send buffer is full, wait for on_sendable to drain wbio. */
+static int close_after_output(struct rfx_tls *t, int reason)
+{
+	flush_out(t);
+	if (t->out_blocked) {
+		t->close_pending = 1;
+		return 0;
+	}
+	return rfx_conn_close_flush(&t->conn, reason);
+}
+
 static void fail(struct rfx_tls *t, int reason)
 {
 	ERR_clear_error();
 	if (!t->fail)
 		t->fail = reason;
-	/* Let a fatal alert OpenSSL queued reach the peer. */
-	flush_out(t);
-	rfx_conn_close_flush(&t->conn, reason);
+	close_after_output(t, t->fail);
 }
 
 static void drive(struct rfx_tls *t)
@@ -224,8 +234,7 @@ static void drive(struct rfx_tls *t)
 			break;
 		if (e == SSL_ERROR_ZERO_RETURN) {
 			/* close_notify from the peer: an orderly close. */
-			flush_out(t);
-			rfx_conn_close_flush(&t->conn, RFX_EPEERCLOSED);
+			close_after_output(t, RFX_EPEERCLOSED);
 			return;
 		}
 		fail(t, RFX_ETLS);
@@ -266,7 +275,14 @@ static void tc_sendable(struct rfx_conn *c)
 
 	if (t->out_blocked)
 		flush_out(t);
-	if (!t->out_blocked && t->want_sendable) {
+	if (t->out_blocked)
+		return;
+	if (t->close_pending) {
+		t->close_pending = 0;
+		rfx_conn_close_flush(&t->conn, t->fail);
+		return;
+	}
+	if (t->want_sendable) {
 		t->want_sendable = 0;
 		if (t->ops->on_sendable)
 			t->ops->on_sendable(t);
@@ -320,7 +336,7 @@ static int make_ssl(struct rfx_tls *t)
 	SSL_set_bio(t->ssl, r, w);
 	t->rbio = r;
 	t->wbio = w;
-	t->open = t->out_blocked = t->want_sendable = t->fail = 0;
+	t->open = t->out_blocked = t->want_sendable = t->fail = t->close_pending = 0;
 	return 0;
 }
 
@@ -372,7 +388,7 @@ int rfx_tls_send(struct rfx_tls *t, const void *p, uint32_t n)
 {
 	uint32_t need = n + (n / RECORD_MAX + 1) * RECORD_OVERHEAD;
 
-	if (!t->open || rfx_conn_state(&t->conn) != RFX_CONN_OPEN)
+	if (!t->open || t->close_pending || rfx_conn_state(&t->conn) != RFX_CONN_OPEN)
 		return -ENOTCONN;
 	if (n == 0)
 		return 0;
@@ -397,12 +413,13 @@ int rfx_tls_close(struct rfx_tls *t, int reason)
 
 	if (s == RFX_CONN_IDLE || s == RFX_CONN_CLOSING)
 		return -EALREADY;
-	if (t->open) {
-		SSL_shutdown(t->ssl);   /* queues close_notify */
-		flush_out(t);
-	}
+	if (t->close_pending)
+		return -EALREADY;
 	t->fail = reason;
-	return rfx_conn_close_flush(&t->conn, reason);
+	if (!t->open)
+		return rfx_conn_close(&t->conn, reason);
+	SSL_shutdown(t->ssl);   /* queues close_notify */
+	return close_after_output(t, reason);
 }
 
 const char *rfx_tls_version(const struct rfx_tls *t)

@@ -19,6 +19,9 @@
  * settings layer derives min_version/max_version; SSLv2/SSLv3/TLSv1.0/1.1
  * are never offered whatever it says.
  *
+ * A peer that stalls the handshake is the caller's to time out (the
+ * session's logon timer, then rfx_tls_close).
+ *
  * Cold path (context and session creation, handshake) allocates; the data
  * path does not, beyond what OpenSSL does inside SSL_read/SSL_write.
  * One thread per context at a time is not required: an SSL_CTX may be
@@ -86,6 +89,7 @@ struct rfx_tls {
 	int out_blocked;                   /* ciphertext waits in wbio */
 	int want_sendable;
 	int fail;                          /* close reason we chose */
+	int close_pending;                 /* close once wbio has drained */
 	uint8_t rx[16384];                 /* one TLS record of plaintext */
 };
 
