@@ -174,13 +174,14 @@ static void ctx(struct rfx_tls_ctx **out, struct rfx_tls_opts *o)
 }
 
 /* Server requiring client certificates from "ca"; client per arguments. */
-static void setup(struct rfx_tls_opts *so, struct rfx_tls_opts *co)
+static void setup_flags(struct rfx_tls_opts *so, struct rfx_tls_opts *co, unsigned flags)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct rfx_loop_opts lo = {.flags = flags};
 	int rc;
 
 	memset(&H, 0, sizeof(H));
-	rc = rfx_loop_new(&H.l, NULL);
+	rc = rfx_loop_new(&H.l, &lo);
 	if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP)
 		cr_skip_test("io_uring unavailable here: %s", rfx_strerror(rc));
 	cr_assert_eq(rc, 0);
@@ -192,6 +193,11 @@ static void setup(struct rfx_tls_opts *so, struct rfx_tls_opts *co)
 	rfx_tls_init(&H.cli.t, H.cctx, &ops, &H.cli, H.cli.tx, TXCAP);
 	cr_assert_eq(rfx_tls_connect(H.l, &H.cli.t, (struct sockaddr *)&a, sizeof(a), 2000 * MS,
 				     "localhost"), 0);
+}
+
+static void setup(struct rfx_tls_opts *so, struct rfx_tls_opts *co)
+{
+	setup_flags(so, co, 0);
 }
 
 static void teardown(void)
@@ -224,13 +230,13 @@ static struct rfx_tls_opts client_opts(const char *who, const char *ca)
 
 /* ---- tests ----------------------------------------------------------- */
 
-Test(tls, mutual_tls_echo)
+static void mutual_echo(unsigned flags)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("cli", "ca");
 	const uint64_t total = 300000;
 	uint8_t chunk[3000];
 
-	setup(&so, &co);
+	setup_flags(&so, &co, flags);
 	H.srv.echo = 1;
 	spin_until(&H.cli.opened, 3000);
 	spin_until(&H.srv.opened, 3000);
@@ -261,6 +267,16 @@ Test(tls, mutual_tls_echo)
 	cr_expect_eq(H.srv.reason, RFX_EPEERCLOSED);
 	cr_expect_eq(H.cli.reason, 0);
 	teardown();
+}
+
+Test(tls, mutual_tls_echo)
+{
+	mutual_echo(0);
+}
+
+Test(tls, mutual_tls_echo_on_fallback_loop)
+{
+	mutual_echo(RFX_LOOP_F_FALLBACK);
 }
 
 Test(tls, client_without_certificate_is_refused)
