@@ -137,7 +137,7 @@ static void turn_until(const int *v, int want, unsigned ms)
 
 TestSuite(reconnect, .timeout = 20);
 
-Test(reconnect, rejects_bad_options)
+Test(reconnect, rejects_bad_options, .timeout = 20)
 {
 	struct rfx_reconnect_opts o = {0};
 
@@ -150,7 +150,7 @@ Test(reconnect, rejects_bad_options)
 	rfx_loop_free(T.l);
 }
 
-Test(reconnect, fails_over_to_the_next_host_at_once)
+Test(reconnect, fails_over_to_the_next_host_at_once, .timeout = 20)
 {
 	struct rfx_reconnect_opts o = {.min_ns = 500 * MS, .on_attempt = on_attempt};
 	uint64_t t0;
@@ -171,7 +171,7 @@ Test(reconnect, fails_over_to_the_next_host_at_once)
 	rfx_loop_free(T.l);
 }
 
-Test(reconnect, backoff_doubles_between_failed_rounds_up_to_the_cap)
+Test(reconnect, backoff_doubles_between_failed_rounds_up_to_the_cap, .timeout = 20)
 {
 	struct rfx_reconnect_opts o = {.min_ns = 20 * MS, .max_ns = 80 * MS, .on_attempt = on_attempt};
 	static const uint64_t want[] = {20, 40, 80, 80};
@@ -212,7 +212,7 @@ Test(reconnect, backoff_doubles_between_failed_rounds_up_to_the_cap)
 	rfx_loop_free(T.l);
 }
 
-Test(reconnect, reconnects_after_loss_and_resets_when_established)
+Test(reconnect, reconnects_after_loss_and_resets_when_established, .timeout = 20)
 {
 	struct rfx_reconnect_opts o = {.min_ns = 30 * MS, .max_ns = 1000 * MS, .on_attempt = on_attempt};
 	uint64_t gap;

@@ -269,17 +269,17 @@ static void mutual_echo(unsigned flags)
 	teardown();
 }
 
-Test(tls, mutual_tls_echo)
+Test(tls, mutual_tls_echo, .timeout = 20)
 {
 	mutual_echo(0);
 }
 
-Test(tls, mutual_tls_echo_on_fallback_loop)
+Test(tls, mutual_tls_echo_on_fallback_loop, .timeout = 20)
 {
 	mutual_echo(RFX_LOOP_F_FALLBACK);
 }
 
-Test(tls, client_without_certificate_is_refused)
+Test(tls, client_without_certificate_is_refused, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("", "ca");
 
@@ -292,7 +292,7 @@ Test(tls, client_without_certificate_is_refused)
 	teardown();
 }
 
-Test(tls, client_certificate_from_another_ca_is_refused)
+Test(tls, client_certificate_from_another_ca_is_refused, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("rcli", "ca");
 
@@ -304,7 +304,7 @@ Test(tls, client_certificate_from_another_ca_is_refused)
 	teardown();
 }
 
-Test(tls, untrusted_server_is_refused)
+Test(tls, untrusted_server_is_refused, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("cli", "rogue");
 
@@ -316,7 +316,7 @@ Test(tls, untrusted_server_is_refused)
 	teardown();
 }
 
-Test(tls, wrong_host_name_is_refused)
+Test(tls, wrong_host_name_is_refused, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("cli", "ca");
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -344,7 +344,7 @@ Test(tls, wrong_host_name_is_refused)
 	teardown();
 }
 
-Test(tls, minimum_version_is_enforced)
+Test(tls, minimum_version_is_enforced, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("cli", "ca");
 
@@ -358,7 +358,7 @@ Test(tls, minimum_version_is_enforced)
 	teardown();
 }
 
-Test(tls, tls12_cipher_list_is_used)
+Test(tls, tls12_cipher_list_is_used, .timeout = 20)
 {
 	struct rfx_tls_opts so = server_opts(), co = client_opts("cli", "ca");
 
@@ -372,7 +372,7 @@ Test(tls, tls12_cipher_list_is_used)
 	teardown();
 }
 
-Test(tls, configuration_errors_are_explained)
+Test(tls, configuration_errors_are_explained, .timeout = 20)
 {
 	struct rfx_tls_opts o = server_opts();
 	struct rfx_tls_ctx *c = NULL;
