@@ -2,7 +2,10 @@
  * codec_bench: ns per message to parse and to serialize four FIX 4.4 messages,
  * ringfix against QuickFIX 1.15.1, in one run on one pinned CPU.
  *
- *   codec_bench [--quick] [--json] [--runs N]
+ *   codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]
+ *
+ * --fixed runs every loop exactly ITERS times once, ringfix only, no timing:
+ * for profilers (valgrind --tool=callgrind counts instructions per message).
  *
  * What each side does (the same wire bytes for both):
  *   parse      ringfix: rfx_codec_frame() with CheckSum verification, then
@@ -274,13 +277,14 @@ static void cpu_model(char *buf, size_t cap)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N]\n");
+	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]\n");
 }
 
 int main(int argc, char **argv)
 {
 	bool quick = false, json = false;
 	int runs = 0;
+	long fixed = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -293,6 +297,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "codec_bench: --runs must be 1..%d\n", MAX_RUNS);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--fixed") == 0 && i + 1 < argc) {
+			fixed = atol(argv[++i]);
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -316,6 +322,12 @@ int main(int argc, char **argv)
 
 	static struct sample samples[4];
 	make_samples(samples);
+	if (fixed > 0) {
+		for (int i = 0; i < 4; i++)
+			sink += rfx_parse_loop(&samples[i], fixed) + rfx_serialize_loop(&samples[i], fixed) +
+				rfx_wrap_loop(&samples[i], fixed);
+		return 0;
+	}
 
 	struct result {
 		struct stat3 parse, ser, wrap, qparse, qser;

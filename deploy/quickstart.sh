@@ -85,8 +85,6 @@ test)
 		# ASan+UBSan: any report is fatal, so a sanitizer finding fails the test.
 		export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-		# Criterion's runner leaks a few objects of its own (tests/unit/lsan.supp).
-		export LSAN_OPTIONS=suppressions=$top/tests/unit/lsan.supp:malloc_context_size=3
 		build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 			-Doptimization=1 -Dquickfix=disabled
 		run_tests build-asan --no-suite bench

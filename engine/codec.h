@@ -310,6 +310,10 @@ struct rfx_header {
 };
 /* Sets every field absent (sending times INT64_MIN) and time_prec to ms. */
 void rfx_header_init(struct rfx_header *h);
+/* Writes the present fields of h with one room check. Returns 0, RFX_ENOSPACE,
+ * or -EINVAL (a value holds SOH, extra does not end with SOH, time_prec > 9,
+ * a time before RFX_TS_MIN_NS). Errors stick: finish() then fails too, so a
+ * message with a half-written header never leaves. */
 int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h);
 
 /*

@@ -31,9 +31,14 @@ const char *rfx_strerror(int err)
 	case RFX_EVERSION: return "shared-memory layout version mismatch";
 	case RFX_EDEAD: return "peer process is gone";
 	case RFX_EPROTO: return "peer violated the ring protocol";
+	case RFX_EBADSEG: return "shared-memory segment header is inconsistent";
+	case RFX_EDETACHED: return "client detached by the shard";
+	case RFX_ENOSLOT: return "no free client slot";
+	case RFX_ENOSESSION: return "no such session";
+	case RFX_ENOTBOUND: return "session not bound by this client";
 	case RFX_EPEERCLOSED: return "connection closed by the peer";
 	case RFX_ETXFULL: return "connection send buffer full";
-	case RFX_ENOSLOT: return "too many sockets on this shard loop";
+	case RFX_ECONNLIMIT: return "too many sockets on this shard loop";
 	case RFX_ETLS: return "TLS handshake, certificate verification or record failure";
 	default: break;
 	}

@@ -48,11 +48,16 @@ enum rfx_error {
 	RFX_EVERSION = -(RFX_ERRBASE + 403), /* segment layout version differs from ours */
 	RFX_EDEAD = -(RFX_ERRBASE + 404),    /* the peer process is gone */
 	RFX_EPROTO = -(RFX_ERRBASE + 405),   /* peer wrote impossible positions or records */
+	RFX_EBADSEG = -(RFX_ERRBASE + 406),  /* segment header inconsistent with its size */
+	RFX_EDETACHED = -(RFX_ERRBASE + 407), /* the shard detached this client */
+	RFX_ENOSLOT = -(RFX_ERRBASE + 408),  /* no free client slot in the segment */
+	RFX_ENOSESSION = -(RFX_ERRBASE + 409), /* no such session in the directory */
+	RFX_ENOTBOUND = -(RFX_ERRBASE + 410), /* session not bound by this client */
 
 	/* shard: loop, sockets, TLS (10500-10599) */
 	RFX_EPEERCLOSED = -(RFX_ERRBASE + 500), /* the peer closed the connection */
 	RFX_ETXFULL = -(RFX_ERRBASE + 501),  /* send buffer full; wait for on_sendable */
-	RFX_ENOSLOT = -(RFX_ERRBASE + 502),  /* the loop already has max_conns sockets */
+	RFX_ECONNLIMIT = -(RFX_ERRBASE + 502), /* the loop already has max_conns sockets */
 	RFX_ETLS = -(RFX_ERRBASE + 503),     /* TLS handshake, verification or record failure */
 };
 

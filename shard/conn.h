@@ -88,26 +88,26 @@ void rfx_conn_init(struct rfx_conn *c, const struct rfx_conn_ops *ops, void *use
 
 /* Open a listening socket on `addr` and start accepting. Port 0 picks a
  * free port (rfx_conn_local_port). Returns 0; -EBUSY (c not idle);
- * RFX_ENOSLOT (loop full); or the negative errno of socket/bind/listen. */
+ * RFX_ECONNLIMIT (loop full); or the negative errno of socket/bind/listen. */
 int rfx_conn_listen(struct rfx_loop *l, struct rfx_conn *c, const struct sockaddr *addr,
 		    socklen_t len, int backlog);
 
 /* Start connecting to `addr`; on_connect reports the result within
  * `timeout_ns` (0: no timeout beyond the kernel's SYN retries). Returns 0
  * (pending); -EBUSY (c not idle, or the submission queue is stuck:
- * retry next turn); -EINVAL; RFX_ENOSLOT; or the negative errno of
+ * retry next turn); -EINVAL; RFX_ECONNLIMIT; or the negative errno of
  * socket(). */
 int rfx_conn_connect(struct rfx_loop *l, struct rfx_conn *c, const struct sockaddr *addr,
 		     socklen_t len, uint64_t timeout_ns);
 
 /* Adopt an already connected stream socket (it gets TCP_NODELAY if TCP).
- * The loop owns fd from then on. Returns 0; -EBUSY; RFX_ENOSLOT. */
+ * The loop owns fd from then on. Returns 0; -EBUSY; RFX_ECONNLIMIT. */
 int rfx_conn_adopt(struct rfx_loop *l, struct rfx_conn *c, int fd);
 
 /* Watch any pollable fd (an eventfd other processes write to wake a
  * blocking loop, a signalfd, a timerfd): on_ready is called each time it
  * polls ready for `events` (POLLIN...). The loop owns fd from then on and
- * closes it on rfx_conn_close. Returns 0; -EBUSY; -EINVAL; RFX_ENOSLOT. */
+ * closes it on rfx_conn_close. Returns 0; -EBUSY; -EINVAL; RFX_ECONNLIMIT. */
 int rfx_conn_watch(struct rfx_loop *l, struct rfx_conn *c, int fd, unsigned events);
 
 /* Queue `n` bytes, all or nothing. Returns 0; RFX_ETXFULL (no room until

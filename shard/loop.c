@@ -209,7 +209,7 @@ int rfx_loop_slot_alloc(struct rfx_loop *l, struct rfx_conn *c)
 	uint32_t i;
 
 	if (l->nfree == 0)
-		return RFX_ENOSLOT;
+		return RFX_ECONNLIMIT;
 	i = l->free_slots[--l->nfree];
 	l->slots[i].conn = c;
 	c->slot = i;

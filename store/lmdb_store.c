@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -105,6 +107,8 @@ struct rfx_store {
 	atomic_uint_fast64_t syncs;
 	uint64_t synced_at;           /* commits value at the last flusher sync */
 	unsigned stale_readers;
+	pid_t owner; /* LMDB handles are not valid after fork() */
+	int lock_fd;  /* flock: one store handle per env, machine-wide */
 
 	char dir[PATH_MAX];
 	char file[PATH_MAX + 16];
@@ -1084,6 +1088,34 @@ static int open_env(struct rfx_store *s)
 	return 0;
 }
 
+/* LMDB itself lets many processes share an env; the store does not: its
+ * session records are cached in memory, so a second writer (a duplicate
+ * instance, a migration while shards run, or a second open in this process,
+ * which LMDB forbids) would silently diverge. flock() on an open file
+ * description catches all three and dies with its holder. */
+static int take_lock(struct rfx_store *s)
+{
+	char p[PATH_MAX + 16];
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/rfx.lock", s->dir);
+	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, (mode_t)s->opt.mode);
+	if (s->lock_fd < 0) {
+		rc = -errno;
+		snprintf(s->err, sizeof(s->err), "%s: opening the lock file: %s", p,
+			 strerror(-rc));
+		return rc;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		snprintf(s->err, sizeof(s->err),
+			 "%s: store is open in another process or handle (%s)", s->dir,
+			 strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 static int shard_dir(char *out, size_t n, const char *root, unsigned shard)
 {
 	int len = snprintf(out, n, "%s/shard-%u", root, shard);
@@ -1126,6 +1158,8 @@ int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 	if (!s->opt.mode)
 		s->opt.mode = 0600;
 	s->opt.path = NULL; /* not ours to keep */
+	s->owner = getpid();
+	s->lock_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1149,6 +1183,9 @@ int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 			 s->dir, strerror(-rc));
 		goto fail;
 	}
+	rc = take_lock(s);
+	if (rc < 0)
+		goto fail;
 	rc = open_env(s);
 	if (rc < 0)
 		goto fail;
@@ -1210,6 +1247,11 @@ void rfx_store_close(struct rfx_store *s)
 {
 	if (!s)
 		return;
+	if (s->owner != getpid()) {
+		/* A forked child holding its parent's handle: the env, its locks
+		 * and the flusher thread belong to the parent. Free memory only. */
+		goto free_mem;
+	}
 	batch_drop(s);
 	if (s->flusher_on) {
 		pthread_mutex_lock(&s->mu);
@@ -1228,6 +1270,9 @@ void rfx_store_close(struct rfx_store *s)
 		mdb_env_close(s->env);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+free_mem:
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* in a forked child the parent keeps the lock */
 	free(s->sess);
 	free(s->dirty);
 	free(s->stage);
@@ -1554,6 +1599,8 @@ int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 				if (rc < 0)
 					break;
 			}
+			envs[k]->err[0] = 0; /* so the message below is this move's */
+			envs[to]->err[0] = 0;
 			rc = move_session(envs[k], envs[to], &list[i], &local.messages);
 			if (rc < 0) {
 				if (err && errlen)

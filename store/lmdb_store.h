@@ -28,7 +28,8 @@
  *          survives a process crash and a power loss. The shard must commit
  *          before it sends the message.
  *   BATCH  (default) one transaction per loop turn, committed without sync; a
- *          flusher thread calls fdatasync() every flush_interval_ms.
+ *          flusher thread calls fdatasync() every flush_interval_ms
+ *          when something was committed since its last pass.
  *          Process crash (kill -9, abort, OOM kill): nothing committed is lost
  *          (committed pages are in the kernel page cache once commit returns).
  *          Power loss / kernel crash: transactions committed since the start of
@@ -41,6 +42,8 @@
  *          matters more than throughput.
  *   NONE   like BATCH without the flusher: the kernel writes back when it
  *          decides (about 30 s on Linux defaults). Same process-crash promise.
+ *          A shard that wants BATCH's promise without a second thread can run
+ *          NONE and call rfx_store_sync() from its own timer.
  * MDB_WRITEMAP is never used: with it a full disk surfaces as SIGBUS on a
  * store into the map instead of an error from commit.
  */
@@ -109,13 +112,17 @@ struct rfx_store_session; /* owned by the store; valid until rfx_store_close() *
  * clear reader slots of dead processes, drop messages of periods beyond
  * retention, and in BATCH mode start the flusher. On failure *out is NULL
  * and, if err is not NULL, err holds a message naming the file and cause.
+ * One handle per env on the machine: the store holds an exclusive flock on
+ * STORE/shard-N/rfx.lock until close (or death).
  * Returns 0, RFX_ECORRUPT (not an LMDB file, or an LMDB file that is not a
- * ringfix store, or a damaged one), -EACCES, -ENOSPC, -ENOMEM, -EINVAL... */
+ * ringfix store, or a damaged one), -EBUSY (open elsewhere), -EACCES,
+ * -ENOSPC, -ENOMEM, -EINVAL... */
 int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 		   char *err, size_t errlen);
 
 /* Aborts an open batch, stops the flusher after a last sync (not in NONE),
- * closes the env. NULL-safe. Iterators must be closed first. */
+ * closes the env. NULL-safe. Iterators must be closed first. In a child
+ * forked after open it only frees memory: the env stays the parent's. */
 void rfx_store_close(struct rfx_store *s);
 
 /* Text describing the last failure on s (never NULL). */
@@ -199,7 +206,8 @@ int rfx_store_maintain(struct rfx_store *s, unsigned budget);
  * the session's current period, in sequence order, without copying. Views
  * handed out by rfx_store_iter_next() point into the map and stay valid until
  * rfx_store_iter_close(). The iterator sees committed data only (a snapshot
- * taken at open). Keep it short-lived: while it is open the map cannot grow
+ * taken at open). Open, use and close it within one loop turn (a long resend
+ * reopens from the next seq each turn): while it is open the map cannot grow
  * (a batch that needs to grow fails with RFX_EMAPFULL) and LMDB cannot reuse
  * pages freed since. Any number may be open at once. */
 int rfx_store_iter_open(struct rfx_store *s, struct rfx_store_session *ss,
@@ -230,8 +238,9 @@ struct rfx_store_migrate_stats {
  * messages copied and committed (synced) in the destination, then deleted
  * from the source in a second transaction. The source copy is authoritative
  * until it is deleted, so a crash at any point loses nothing and a re-run
- * finishes the job (idempotent). base supplies map sizes and file mode; its
- * path is the root. stats may be NULL. */
+ * finishes the job (idempotent). -EBUSY if any shard env is open elsewhere
+ * (a running shard). base supplies map sizes and file mode; its path is the
+ * root. stats may be NULL. */
 int rfx_store_migrate(const struct rfx_store_options *base, unsigned nshards,
 		      rfx_store_shard_fn map, void *ctx,
 		      struct rfx_store_migrate_stats *stats, char *err,

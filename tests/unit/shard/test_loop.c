@@ -863,6 +863,6 @@ Test(loop, max_conns_is_enforced, .timeout = 10)
 	cr_assert_eq(rfx_conn_listen(W.l, &a, (struct sockaddr *)&ss, len, 8), 0);
 	cr_expect_eq(rfx_conn_listen(W.l, &a, (struct sockaddr *)&ss, len, 8), -EBUSY);
 	cr_assert_eq(rfx_conn_listen(W.l, &b, (struct sockaddr *)&ss, len, 8), 0);
-	cr_expect_eq(rfx_conn_listen(W.l, &c, (struct sockaddr *)&ss, len, 8), RFX_ENOSLOT);
+	cr_expect_eq(rfx_conn_listen(W.l, &c, (struct sockaddr *)&ss, len, 8), RFX_ECONNLIMIT);
 	rfx_loop_free(W.l);
 }

@@ -610,3 +610,89 @@ Test(ring, wait_times_out_when_nothing_comes, .timeout = 10)
 		cr_expect_geq(mono_ns() - t0, 20000000);
 	}
 }
+
+/* ---- threads: the same protocol, visible to ThreadSanitizer -------------
+ * TSan cannot see across processes, so these run producer and consumer as
+ * threads of one process (tests/shm_tsan.sh runs them under TSan). */
+#include <pthread.h>
+
+struct thr {
+	void *mem;
+	uint64_t cap, n;
+	uint32_t maxlen;
+	enum rfx_ring_wait_mode mode;
+	uint64_t sum;
+	int rc;
+};
+
+static void *thr_producer(void *arg)
+{
+	struct thr *t = arg;
+	struct rfx_ring_producer p;
+
+	t->rc = rfx_ring_producer_init(&p, t->mem, t->cap, 0);
+	for (uint64_t seq = 0; seq < t->n && t->rc == 0; seq++) {
+		uint32_t len = rec_len(t->cap, seq, t->maxlen);
+		void *d;
+		int rc, spins = 0;
+
+		while ((rc = rfx_ring_try_claim(&p, len, &d)) == RFX_EFULL) {
+			rfx_ring_publish(&p);
+			if (++spins > 64)
+				sched_yield();
+		}
+		if (rc < 0) {
+			t->rc = rc;
+			break;
+		}
+		fill_record(d, seq, len);
+		t->sum += hash_bytes(d, len);
+		rfx_ring_commit(&p, 1, len);
+		if ((seq & 7) == 7 || (seq % 5) == 0)
+			rfx_ring_publish(&p);
+	}
+	rfx_ring_publish(&p);
+	return NULL;
+}
+
+static void threads_stream(uint64_t cap, uint32_t maxlen, uint64_t n,
+			   enum rfx_ring_wait_mode mode)
+{
+	struct thr t = {.cap = cap, .n = n, .maxlen = maxlen, .mode = mode};
+	struct rfx_ring_consumer c;
+	pthread_t th;
+	uint64_t seq = 0, sum = 0;
+
+	t.mem = new_ring(cap);
+	cr_assert_eq(rfx_ring_consumer_init(&c, t.mem, cap), 0);
+	cr_assert_eq(pthread_create(&th, NULL, thr_producer, &t), 0);
+	while (seq < n) {
+		struct rfx_ring_rec r;
+		int rc = rfx_ring_wait(&c, mode, 64, 10ll * 1000000000);
+
+		cr_assert_eq(rc, 0, "record %lu: %s", (unsigned long)seq, rfx_strerror(rc));
+		while ((rc = rfx_ring_peek(&c, &r)) == 0) {
+			if (r.len != rec_len(cap, seq, maxlen) || check_record(r.data, seq, r.len))
+				cr_assert_fail("record %lu corrupt", (unsigned long)seq);
+			sum += hash_bytes(r.data, r.len);
+			rfx_ring_consume(&c);
+			seq++;
+			if ((seq & 3) == 0)
+				rfx_ring_release(&c);
+		}
+		rfx_ring_release(&c);
+	}
+	pthread_join(th, NULL);
+	cr_expect_eq(t.rc, 0);
+	cr_expect_eq(t.sum, sum);
+}
+
+Test(ring, threads_stream_small_ring_yield, .timeout = 120)
+{
+	threads_stream(1024, 300, stress_records(1000000) / 10, RFX_WAIT_YIELD);
+}
+
+Test(ring, threads_stream_block_wait, .timeout = 120)
+{
+	threads_stream(4096, 1000, stress_records(1000000) / 20, RFX_WAIT_BLOCK);
+}

@@ -55,6 +55,7 @@ static void child_loop(enum rfx_store_durability mode, struct shared *sh,
 	char buf[256], err[512];
 	int rc;
 
+	alarm(60); /* never outlive a parent that failed before killing us */
 	o.map_size = 256 << 10; /* small: growth happens under fire too */
 	o.map_size_max = 256 << 20;
 	rc = rfx_store_open(&s, &o, err, sizeof(err));

@@ -259,8 +259,10 @@ Test(migrate, sigkill_mid_migration_then_rerun_loses_nothing)
 		int status;
 
 		cr_assert_geq(pid, 0);
-		if (pid == 0)
+		if (pid == 0) {
+			alarm(60);
 			_exit(rfx_store_migrate(&base, n, map_mod, &n, NULL, NULL, 0) ? 1 : 0);
+		}
 		usleep((useconds_t)(rand() % 20000));
 		kill(pid, SIGKILL);
 		cr_assert_eq(waitpid(pid, &status, 0), pid);

@@ -1,6 +1,7 @@
 /* Unit tests for every store operation, on real LMDB files in a temp dir. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -586,7 +587,9 @@ Test(ops, sync_and_health_in_each_mode)
 	}
 }
 
-/* Child: open the store, optionally take a reader slot, report, wait. */
+/* Child: open the env with plain LMDB (as a CLI tool or mdb_stat would),
+ * optionally take a reader slot, report, wait. alarm() bounds its life even
+ * if the test fails before killing it. */
 static pid_t hold_env(const struct rfx_store_options *o, int take_reader)
 {
 	int pipefd[2];
@@ -597,21 +600,28 @@ static pid_t hold_env(const struct rfx_store_options *o, int take_reader)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		struct rfx_store *s;
-		struct rfx_store_session *ss;
-		struct rfx_store_iter it;
+		char dir[600];
+		MDB_env *env;
+		MDB_txn *txn;
 
-		if (rfx_store_open(&s, o, NULL, 0) ||
-		    rfx_store_session_open(s, "FIX.4.4:A->B", 12, 0, &ss))
+		alarm(20);
+		close(pipefd[0]);
+		snprintf(dir, sizeof(dir), "%s/shard-%u", o->path, o->shard);
+		if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 4) ||
+		    mdb_env_open(env, dir, MDB_RDONLY, 0600))
 			_exit(1);
-		if (take_reader && rfx_store_iter_open(s, ss, RFX_STORE_OUT, 1, 1, &it))
+		if (take_reader && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
 			_exit(1);
 		(void)!write(pipefd[1], "r", 1);
 		pause();
 		_exit(0);
 	}
 	close(pipefd[1]);
-	cr_assert_eq(read(pipefd[0], &c, 1), 1, "child could not open the store");
+	if (read(pipefd[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("child could not open the env");
+	}
 	close(pipefd[0]);
 	return pid;
 }
@@ -633,13 +643,53 @@ Test(ops, stale_reader_of_a_killed_process_is_cleared_at_open)
 	holder = hold_env(&o, 0);
 	reader = hold_env(&o, 1);
 	kill(reader, SIGKILL);
-	cr_assert_eq(waitpid(reader, &status, 0), reader);
-	s = open_or_die(&o);
-	rfx_store_info(s, &info);
+	waitpid(reader, &status, 0);
+	int rc = rfx_store_open(&s, &o, NULL, 0);
 	kill(holder, SIGKILL);
 	waitpid(holder, &status, 0);
+	cr_assert_eq(rc, 0, "%s", rfx_strerror(rc));
+	rfx_store_info(s, &info);
 	cr_expect_geq(info.stale_readers, 1, "dead reader not cleared");
 	cr_expect_eq(info.sessions_open, 0);
+	rfx_store_close(s);
+}
+
+static unsigned map_to_zero(void *ctx, const char *id, size_t len)
+{
+	(void)ctx;
+	(void)id;
+	(void)len;
+	return 0;
+}
+
+Test(ops, second_open_of_an_env_is_ebusy_in_this_or_another_process)
+{
+	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
+	struct rfx_store *s = open_or_die(&o), *s2;
+	char err[1024], dir[600];
+	int status, rc;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/shard-0", root);
+	rc = rfx_store_open(&s2, &o, err, sizeof(err));
+	cr_expect_eq(rc, -EBUSY, "same process: %s", rfx_strerror(rc));
+	cr_expect(strstr(err, dir) != NULL, "%s", err);
+	/* Another process, and a migration while a "shard" has its env open. */
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		alarm(20);
+		if (rfx_store_open(&s2, &o, NULL, 0) != -EBUSY)
+			_exit(1);
+		if (rfx_store_migrate(&o, 1, map_to_zero, NULL, NULL, NULL, 0) != -EBUSY)
+			_exit(2);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child check %d",
+		  WEXITSTATUS(status));
+	rfx_store_close(s);
+	s = open_or_die(&o); /* released on close */
 	rfx_store_close(s);
 }
 
@@ -664,5 +714,27 @@ Test(ops, flusher_syncs_after_commits_and_idles_otherwise)
 	rfx_store_info(s, &b);
 	cr_expect_eq(b.syncs, a.syncs, "synced %llu times while idle",
 		     (unsigned long long)(b.syncs - a.syncs));
+	rfx_store_close(s);
+}
+
+Test(ops, close_in_a_forked_child_leaves_the_parents_env_alone)
+{
+	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
+	struct rfx_store *s = open_or_die(&o);
+	struct rfx_store_session *ss = sess_or_die(s, "FIX.4.4:A->B");
+	int status;
+	pid_t pid;
+
+	append_or_die(s, ss, 16, RFX_STORE_OUT, 1);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		rfx_store_close(s); /* must not join a thread it does not have */
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	append_or_die(s, ss, 16, RFX_STORE_OUT, 2);
+	expect_range(s, ss, 16, RFX_STORE_OUT, 1, 2, (uint64_t[]){1, 2}, 2);
 	rfx_store_close(s);
 }

@@ -1,0 +1,435 @@
+/*
+ * Message validation against compiled dictionaries, with QuickFIX's rules,
+ * switches, SessionRejectReason codes and texts (its DataDictionary::validate is
+ * the reference; the acceptance suite in ../shared/conformance checks the texts).
+ *
+ * One pass over the fields in wire order. Header and trailer fields are told
+ * apart by a direct tag index; body fields are matched against the message's
+ * member set, and repeating groups are walked entry by entry against their own
+ * sets. "Seen in this field map" (repeated tag, reason 13; required fields,
+ * reason 1) uses per-field stamps: each field map (header, trailer, body, every
+ * group entry) gets a fresh epoch, so nothing is cleared per message.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/dictionary.h"
+#include "engine/dictionary_tables.h"
+#include "engine/error.h"
+
+#define USER_MIN 5000      /* FIX: tags 5000..9999 (and >= 10000) are user-defined */
+#define GROUP_DEPTH 16
+
+struct rfx_validator {
+	const struct rfx_dict *t, *a;  /* transport (header, trailer, admin), app */
+	unsigned flags;
+	uint32_t epoch;
+	uint32_t *stamp_t, *stamp_a;   /* per field index of t and a */
+};
+
+const char *rfx_reject_text(int reason)
+{
+	switch (reason) {
+	case 0: return "Invalid tag number";
+	case 1: return "Required tag missing";
+	case 2: return "Tag not defined for this message type";
+	case 3: return "Undefined Tag";
+	case 4: return "Tag specified without a value";
+	case 5: return "Value is incorrect (out of range) for this tag";
+	case 6: return "Incorrect data format for value";
+	case 7: return "Decryption problem";
+	case 8: return "Signature problem";
+	case 9: return "CompID problem";
+	case 10: return "SendingTime accuracy problem";
+	case 11: return "Invalid MsgType";
+	case 12: return "XML Validation error";
+	case 13: return "Tag appears more than once";
+	case 14: return "Tag specified out of required order";
+	case 15: return "Repeating group fields out of order";
+	case 16: return "Incorrect NumInGroup count for repeating group";
+	case 17: return "Non Data value includes field delimiter (SOH character)";
+	default: return "Other";
+	}
+}
+
+int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *app,
+		      unsigned flags, struct rfx_validator **out)
+{
+	struct rfx_validator *v;
+
+	*out = NULL;
+	if (!transport || !app)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->t = transport;
+	v->a = app;
+	v->flags = flags;
+	v->stamp_t = calloc(transport->nfields + 1, sizeof(uint32_t));
+	v->stamp_a = app == transport ? v->stamp_t : calloc(app->nfields + 1, sizeof(uint32_t));
+	if (!v->stamp_t || !v->stamp_a) {
+		rfx_validator_free(v);
+		return -ENOMEM;
+	}
+	*out = v;
+	return 0;
+}
+
+void rfx_validator_free(struct rfx_validator *v)
+{
+	if (!v)
+		return;
+	if (v->stamp_a != v->stamp_t)
+		free(v->stamp_a);
+	free(v->stamp_t);
+	free(v);
+}
+
+/* A fresh field-map identity. On wrap-around (after 4 billion maps) the stamps
+ * are cleared once so an old stamp can never match. */
+static uint32_t new_epoch(struct rfx_validator *v)
+{
+	if (++v->epoch == 0) {
+		memset(v->stamp_t, 0, (v->t->nfields + 1) * sizeof(uint32_t));
+		if (v->stamp_a != v->stamp_t)
+			memset(v->stamp_a, 0, (v->a->nfields + 1) * sizeof(uint32_t));
+		v->epoch = 1;
+	}
+	return v->epoch;
+}
+
+/* ---- data formats (QuickFIX's field convertors) ---- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool fmt_int(const char *p, uint32_t n)
+{
+	uint32_t i = 0;
+	if (n && p[0] == '-')
+		i = 1;
+	if (i == n)
+		return false;
+	for (; i < n; i++)
+		if (!is_digit(p[i]))
+			return false;
+	return true;
+}
+
+/* [-] digits [. digits] with at least one digit; "1." and ".5" are accepted. */
+static bool fmt_decimal(const char *p, uint32_t n)
+{
+	uint32_t i = 0;
+	bool digit = false;
+	if (i < n && p[i] == '-')
+		i++;
+	while (i < n && is_digit(p[i]))
+		i++, digit = true;
+	if (i < n && p[i] == '.') {
+		i++;
+		while (i < n && is_digit(p[i]))
+			i++, digit = true;
+	}
+	return i == n && digit;
+}
+
+static int two(const char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static bool digits(const char *p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!is_digit(p[i]))
+			return false;
+	return true;
+}
+
+/* YYYYMMDD, month 1..12, day 1..31 */
+static bool fmt_date(const char *p, uint32_t n)
+{
+	return n >= 8 && digits(p, 8) && two(p + 4) >= 1 && two(p + 4) <= 12 && two(p + 6) >= 1 &&
+	       two(p + 6) <= 31;
+}
+
+/* HH:MM:SS[.fff...] in p[0..n), hour <= 23, minute <= 59, second <= 60 */
+static bool fmt_time(const char *p, uint32_t n)
+{
+	if (n < 8 || !digits(p, 2) || p[2] != ':' || !digits(p + 3, 2) || p[5] != ':' ||
+	    !digits(p + 6, 2) || two(p) > 23 || two(p + 3) > 59 || two(p + 6) > 60)
+		return false;
+	if (n == 8)
+		return true;
+	return p[8] == '.' && digits(p + 9, n - 9);
+}
+
+static bool fmt_timestamp(const char *p, uint32_t n)
+{
+	return n >= 17 && n <= 27 && fmt_date(p, 8) && p[8] == '-' && fmt_time(p + 9, n - 9);
+}
+
+static bool format_ok(uint8_t type, const char *p, uint32_t n)
+{
+	switch (type) {
+	case RFX_FT_INT: case RFX_FT_NUMINGROUP: case RFX_FT_SEQNUM: case RFX_FT_LENGTH:
+		return fmt_int(p, n);
+	case RFX_FT_PRICE: case RFX_FT_AMT: case RFX_FT_QTY: case RFX_FT_FLOAT:
+	case RFX_FT_PRICEOFFSET: case RFX_FT_PERCENTAGE:
+		return fmt_decimal(p, n);
+	case RFX_FT_CHAR:
+		return n == 1;
+	case RFX_FT_BOOLEAN:
+		return n == 1 && (p[0] == 'Y' || p[0] == 'N');
+	case RFX_FT_UTCTIMESTAMP: case RFX_FT_TIME:
+		return fmt_timestamp(p, n);
+	case RFX_FT_UTCTIMEONLY:
+		return n <= 18 && fmt_time(p, n);
+	case RFX_FT_UTCDATE: case RFX_FT_UTCDATEONLY:
+		return n == 8 && fmt_date(p, n);
+	default:
+		return true; /* string-like types: QuickFIX checks nothing */
+	}
+}
+
+/* ---- the walk ---- */
+
+struct walk {
+	struct rfx_validator *v;
+	const struct rfx_msg *m;
+	struct rfx_reject first;     /* first per-field error */
+	struct rfx_reject req_group; /* first required field missing in a group entry */
+	bool have_first, have_req_group;
+};
+
+static void note(struct rfx_reject *r, bool *have, int reason, uint32_t tag)
+{
+	if (*have)
+		return;
+	*have = true;
+	r->reason = reason;
+	r->ref_tag = tag;
+	r->text = rfx_reject_text(reason);
+}
+
+/*
+ * Per-field checks, QuickFIX's order: repeated (13), value present (4), format
+ * (6), enum (5), known tag (0). Marks the field seen in field map `epoch`.
+ * in_map: whether the tag may appear where it is (else 2). Returns the field's
+ * definition (NULL when the dictionary does not define the tag).
+ */
+static const struct dfield *check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stamp,
+					uint32_t epoch, const struct rfx_field *f,
+					const struct dfield *df, bool in_map)
+{
+	unsigned flags = w->v->flags;
+	bool check_tag;
+
+	if (df) {
+		uint32_t idx = (uint32_t)(df - d->fields);
+		if (stamp[idx] == epoch) {
+			note(&w->first, &w->have_first, RFX_SRR_TAG_APPEARS_MORE_THAN_ONCE, f->tag);
+			return df;
+		}
+		stamp[idx] = epoch;
+	}
+	if (w->have_first)
+		return df; /* only the first error is reported; keep marking fields */
+	if (f->len == 0) {
+		if (flags & RFX_VALIDATE_FIELDS_HAVE_VALUES)
+			note(&w->first, &w->have_first, RFX_SRR_TAG_WITHOUT_VALUE, f->tag);
+		return df;
+	}
+	if (df && !format_ok(df->type, f->p, f->len)) {
+		note(&w->first, &w->have_first, RFX_SRR_INCORRECT_DATA_FORMAT, f->tag);
+		return df;
+	}
+	/* MsgType(35) was already found among <messages> (else reason 11); its enum
+	 * list repeats them, so skip the second lookup. */
+	if (df && df->nenums && f->tag != 35 && !rfx_dict__value_ok(d, df, f->p, f->len)) {
+		note(&w->first, &w->have_first, RFX_SRR_VALUE_INCORRECT, f->tag);
+		return df;
+	}
+	/* AllowUnknownMsgFields skips standard tags, ValidateUserDefinedFields=N
+	 * skips user-defined ones (QuickFIX's shouldCheckTag). */
+	if (f->tag < USER_MIN)
+		check_tag = !(flags & RFX_ALLOW_UNKNOWN_MSG_FIELDS);
+	else
+		check_tag = flags & RFX_VALIDATE_USER_DEFINED_FIELDS;
+	if (!check_tag)
+		return df;
+	if (!df)
+		note(&w->first, &w->have_first, RFX_SRR_INVALID_TAG_NUMBER, f->tag);
+	else if (!in_map)
+		note(&w->first, &w->have_first, RFX_SRR_TAG_NOT_DEFINED_FOR_MSG_TYPE, f->tag);
+	return df;
+}
+
+/* First required tag of set missing from field map epoch, or 0. */
+static uint32_t missing_required(const struct rfx_dict *d, const uint32_t *stamp, uint32_t epoch,
+				 uint32_t set)
+{
+	const struct dset *s = &d->sets[set];
+	for (uint32_t k = s->req_first; k < s->req_first + s->nreq; k++)
+		if (stamp[d->req_idx[k]] != epoch)
+			return d->req_tags[k];
+	return 0;
+}
+
+/* Group whose NumInGroup field is df in set, or NULL. The linear scan only runs
+ * for fields that count a group somewhere. */
+static const struct dgroup *group_of(const struct rfx_dict *d, uint32_t set,
+				     const struct dfield *df)
+{
+	const struct dset *s = &d->sets[set];
+
+	if (!df || !df->is_count)
+		return NULL;
+	for (uint32_t k = 0; k < s->n; k++)
+		if (d->members[s->first + k].tag == df->tag && d->members[s->first + k].group != NONE)
+			return &d->groups[d->members[s->first + k].group];
+	return NULL;
+}
+
+/*
+ * Walks the group whose NumInGroup field is fields[*i] (already checked as a
+ * field). Entries start with the delimiter and hold tags of the group's set;
+ * the first other tag ends the group. Leaves *i after the group.
+ */
+static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp,
+		       const struct dgroup *g, uint32_t *i, int depth)
+{
+	const struct rfx_field *f = w->m->fields;
+	uint32_t n = w->m->nfields, count_idx = *i, entries = 0;
+	int64_t count = 0;
+	bool count_ok = fmt_int(f[count_idx].p, f[count_idx].len);
+
+	if (count_ok) {
+		count = 0;
+		for (uint32_t k = f[count_idx].p[0] == '-'; k < f[count_idx].len && count < 1000000; k++)
+			count = count * 10 + (f[count_idx].p[k] - '0');
+		if (f[count_idx].p[0] == '-')
+			count = -count;
+	}
+	(*i)++;
+	while (*i < n && f[*i].tag == g->delim_tag) {
+		uint32_t epoch = new_epoch(w->v);
+		entries++;
+		check_field(w, d, stamp, epoch, &f[*i], rfx_dict__field(d, f[*i].tag), true);
+		(*i)++;
+		while (*i < n && f[*i].tag != g->delim_tag) {
+			const struct dfield *df = rfx_dict__field(d, f[*i].tag);
+			if (!rfx_dict__set_has_field(d, g->set, df))
+				break;
+			df = check_field(w, d, stamp, epoch, &f[*i], df, true);
+			const struct dgroup *sub = group_of(d, g->set, df);
+			if (sub && depth < GROUP_DEPTH)
+				walk_group(w, d, stamp, sub, i, depth + 1);
+			else
+				(*i)++;
+		}
+		uint32_t miss = missing_required(d, stamp, epoch, g->set);
+		if (miss)
+			note(&w->req_group, &w->have_req_group, RFX_SRR_REQUIRED_TAG_MISSING, miss);
+	}
+	if (count_ok && count != (int64_t)entries)
+		note(&w->first, &w->have_first, RFX_SRR_INCORRECT_NUM_IN_GROUP, g->count_tag);
+}
+
+static int reject(struct rfx_reject *rej, int reason, uint32_t tag)
+{
+	rej->reason = reason;
+	rej->ref_tag = tag;
+	rej->text = rfx_reject_text(reason);
+	return RFX_EREJECT;
+}
+
+int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct rfx_reject *rej)
+{
+	const struct rfx_dict *t = v->t, *bd;
+	const struct rfx_field *f = m->fields, *mt = rfx_msg_hdr(m, RFX_HDR_MSG_TYPE);
+	uint32_t n = m->nfields, hdr_epoch, trl_epoch, body_epoch, *bstamp, miss, order_tag = 0;
+	unsigned phase = 0; /* 0 header, 1 body, 2 trailer */
+	const struct dmsg *msg;
+	struct walk w = { .v = v, .m = m };
+
+	if (!mt)
+		return reject(rej, RFX_SRR_REQUIRED_TAG_MISSING, 35);
+
+	/* Admin messages are in the transport dictionary, application ones in the app's. */
+	msg = rfx_dict__msg(t, mt->p, mt->len);
+	bd = t;
+	bstamp = v->stamp_t;
+	if (!msg && v->a != t) {
+		msg = rfx_dict__msg(v->a, mt->p, mt->len);
+		bd = v->a;
+		bstamp = v->stamp_a;
+	}
+
+	hdr_epoch = new_epoch(v);
+	trl_epoch = new_epoch(v);
+	body_epoch = new_epoch(v);
+	for (uint32_t i = 0; i < n;) {
+		unsigned c = rfx_dict__class(t, f[i].tag);
+		const struct dfield *df;
+		const struct dgroup *g;
+
+		/* Header, then body, then trailer (reason 14, RefTagID = the first
+		 * misplaced tag); it outranks every other reason. */
+		if ((c == 1 && phase > 0) || (c == 0 && phase == 2)) {
+			if (!order_tag)
+				order_tag = f[i].tag;
+		} else if (c == 0) {
+			phase = 1;
+		} else if (c == 2) {
+			phase = 2;
+		}
+		if (!msg) { /* invalid MsgType: only the order check still matters */
+			i++;
+			continue;
+		}
+		if (c) {
+			uint32_t set = c == 1 ? t->header_set : t->trailer_set;
+			df = check_field(&w, t, v->stamp_t, c == 1 ? hdr_epoch : trl_epoch, &f[i],
+					 rfx_dict__field(t, f[i].tag), true);
+			g = group_of(t, set, df);
+			if (g)
+				walk_group(&w, t, v->stamp_t, g, &i, 0);
+			else
+				i++;
+			continue;
+		}
+		df = rfx_dict__field(bd, f[i].tag);
+		bool in_body = rfx_dict__set_has_field(bd, msg->set, df);
+		df = check_field(&w, bd, bstamp, body_epoch, &f[i], df, in_body);
+		g = in_body ? group_of(bd, msg->set, df) : NULL;
+		if (g)
+			walk_group(&w, bd, bstamp, g, &i, 0);
+		else
+			i++;
+	}
+	if (order_tag && (v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER))
+		return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, order_tag);
+	if (!msg)
+		return reject(rej, RFX_SRR_INVALID_MSG_TYPE, 0);
+
+	/* Required fields first (QuickFIX checks them before iterating), then the
+	 * first per-field error in wire order. */
+	if ((miss = missing_required(t, v->stamp_t, hdr_epoch, t->header_set)) ||
+	    (miss = missing_required(t, v->stamp_t, trl_epoch, t->trailer_set)) ||
+	    (miss = missing_required(bd, bstamp, body_epoch, msg->set)))
+		return reject(rej, RFX_SRR_REQUIRED_TAG_MISSING, miss);
+	if (w.have_req_group) {
+		*rej = w.req_group;
+		return RFX_EREJECT;
+	}
+	if (w.have_first) {
+		*rej = w.first;
+		return RFX_EREJECT;
+	}
+	return 0;
+}

@@ -1,0 +1,201 @@
+/*
+ * Time zones (against glibc's reading of the same tz database), schedules,
+ * and the session's behaviour at schedule boundaries.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/civil.h"
+#include "engine/schedule.h"
+#include "engine/tz.h"
+#include "harness.h"
+
+static struct rfx_tz tz;
+
+static void need_zone(const char *name)
+{
+	int rc = rfx_tz_load(&tz, name);
+	if (rc == -ENOENT)
+		cr_skip_test("time zone %s not installed (tzdata)", name);
+	cr_assert_eq(rc, 0, "load %s: %d", name, rc);
+}
+
+static int64_t utc(int y, unsigned mo, unsigned d, int h, int mi)
+{
+	return rfx_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
+}
+
+Test(tz, new_york_offsets, .timeout = 10)
+{
+	need_zone("America/New_York");
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2026, 1, 15, 12, 0)), -5 * 3600);
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2026, 7, 15, 12, 0)), -4 * 3600);
+	/* Beyond the file's transitions: the POSIX footer rule. */
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2100, 7, 15, 12, 0)), -4 * 3600);
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2100, 12, 15, 12, 0)), -5 * 3600);
+	/* 2026-03-08 02:00 EST -> 03:00 EDT happens at 07:00 UTC. */
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2026, 3, 8, 6, 59)), -5 * 3600);
+	cr_assert_eq(rfx_tz_offset(&tz, utc(2026, 3, 8, 7, 0)), -4 * 3600);
+	int64_t lt = utc(2026, 7, 15, 9, 30); /* as a local clock reading */
+	cr_assert_eq(rfx_tz_local_to_utc(&tz, lt), utc(2026, 7, 15, 13, 30));
+	/* Fall back overlap: 01:30 happens twice, the earlier (EDT) wins. */
+	cr_assert_eq(rfx_tz_local_to_utc(&tz, utc(2026, 11, 1, 1, 30)), utc(2026, 11, 1, 5, 30));
+}
+
+Test(tz, bad_names_and_data, .timeout = 10)
+{
+	cr_assert_eq(rfx_tz_load(&tz, "../etc/passwd"), -EINVAL);
+	cr_assert_eq(rfx_tz_load(&tz, "/etc/localtime"), -EINVAL);
+	cr_assert_eq(rfx_tz_load(&tz, ""), -EINVAL);
+	cr_assert_eq(rfx_tz_load(&tz, "UTC"), 0);
+	cr_assert_eq(rfx_tz_offset(&tz, 1234567), 0);
+	cr_assert_eq(rfx_tz_parse(&tz, "TZif2", 5, "x"), -EINVAL);
+	char junk[64];
+	memset(junk, 0xff, sizeof(junk));
+	memcpy(junk, "TZif2", 5);
+	cr_assert_eq(rfx_tz_parse(&tz, junk, sizeof(junk), "x"), -EINVAL);
+}
+
+/* Cross-check against glibc for zones with different rules. */
+Test(tz, agrees_with_glibc, .timeout = 30)
+{
+	static const char *zones[] = {"Europe/London", "Australia/Sydney", "Asia/Kolkata",
+				      "America/Sao_Paulo", "America/Chicago", "Asia/Tokyo"};
+	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	uint64_t r = 12345;
+	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+		if (rfx_tz_load(&tz, zones[z]) == -ENOENT)
+			cr_skip_test("tzdata not installed");
+		setenv("TZ", zones[z], 1);
+		tzset();
+		for (int i = 0; i < 3000; i++) {
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			/* 1972 .. 2099 */
+			time_t t = (time_t)(63072000 + (int64_t)(r >> 33) % (int64_t)4039000000);
+			struct tm tm;
+			localtime_r(&t, &tm);
+			cr_assert_eq(rfx_tz_offset(&tz, t), tm.tm_gmtoff, "%s at %lld", zones[z],
+				     (long long)t);
+		}
+	}
+	if (old) {
+		setenv("TZ", old, 1);
+		free(old);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+}
+
+Test(schedule, daily_in_zone, .timeout = 10)
+{
+	need_zone("Europe/London");
+	struct rfx_schedule s = {.start_time = 8 * 3600, .end_time = 17 * 3600, .start_day = -1,
+				 .end_day = -1, .tz = &tz};
+	cr_assert_eq(rfx_schedule_check(&s), 0);
+	int64_t ns = 1000000000LL;
+	/* Summer: BST = UTC+1, so 08:00-17:00 local is 07:00-16:00 UTC. */
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 7, 15, 6, 59) * ns));
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 7, 15, 7, 0) * ns));
+	cr_assert_eq(rfx_schedule_period(&s, utc(2026, 7, 15, 12, 0) * ns), utc(2026, 7, 15, 7, 0) * ns);
+	cr_assert_eq(rfx_schedule_next_change(&s, utc(2026, 7, 15, 12, 0) * ns),
+		     utc(2026, 7, 15, 16, 0) * ns);
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 7, 15, 16, 0) * ns));
+	cr_assert_eq(rfx_schedule_next_change(&s, utc(2026, 7, 15, 20, 0) * ns),
+		     utc(2026, 7, 16, 7, 0) * ns);
+	/* Winter: GMT. */
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 1, 15, 8, 0) * ns));
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 1, 15, 7, 59) * ns));
+}
+
+Test(schedule, weekly_sunday_to_friday, .timeout = 10)
+{
+	need_zone("America/New_York");
+	struct rfx_schedule s = {.start_time = 17 * 3600, .end_time = 17 * 3600, .start_day = 0,
+				 .end_day = 5, .tz = &tz};
+	int64_t ns = 1000000000LL;
+	/* 2026-07-12 is a Sunday; 17:00 EDT = 21:00 UTC. */
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 7, 12, 20, 59) * ns));
+	cr_assert_eq(rfx_schedule_period(&s, utc(2026, 7, 14, 3, 0) * ns), utc(2026, 7, 12, 21, 0) * ns);
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 7, 17, 20, 59) * ns)); /* Friday */
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 7, 17, 21, 0) * ns));
+	cr_assert(!rfx_schedule_in_session(&s, utc(2026, 7, 18, 12, 0) * ns)); /* Saturday */
+	cr_assert_eq(rfx_schedule_next_change(&s, utc(2026, 7, 18, 12, 0) * ns),
+		     utc(2026, 7, 19, 21, 0) * ns);
+}
+
+Test(schedule, twenty_four_hours_resets_daily, .timeout = 10)
+{
+	struct rfx_schedule s = {.start_time = 0, .end_time = 0, .start_day = -1, .end_day = -1};
+	int64_t ns = 1000000000LL;
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 7, 15, 23, 59) * ns));
+	cr_assert_eq(rfx_schedule_period(&s, utc(2026, 7, 15, 23, 59) * ns), utc(2026, 7, 15, 0, 0) * ns);
+	cr_assert_eq(rfx_schedule_period(&s, utc(2026, 7, 16, 0, 0) * ns), utc(2026, 7, 16, 0, 0) * ns);
+	cr_assert_eq(rfx_schedule_next_change(&s, utc(2026, 7, 15, 12, 0) * ns),
+		     utc(2026, 7, 16, 0, 0) * ns);
+	struct rfx_schedule ns_s = {.non_stop = true};
+	cr_assert_eq(rfx_schedule_next_change(&ns_s, 0), INT64_MAX);
+	struct rfx_schedule bad = {.start_time = 86400, .start_day = -1, .end_day = -1};
+	cr_assert_eq(rfx_schedule_check(&bad), -EINVAL);
+	struct rfx_schedule bad2 = {.start_day = 1, .end_day = -1};
+	cr_assert_eq(rfx_schedule_check(&bad2), -EINVAL);
+}
+
+/* Session at schedule boundaries: 08:00-17:00 UTC daily. */
+static struct rfx_schedule office = {.start_time = 8 * 3600, .end_time = 17 * 3600,
+				     .start_day = -1, .end_day = -1};
+
+static void with_office(struct rfx_session_config *c)
+{
+	c->schedule = &office;
+	c->reset_on_logon = false;
+}
+
+static struct harness h;
+
+Test(schedule, session_ends_and_resets_with_the_period, .timeout = 10)
+{
+	h_init(&h, with_office); /* clock: 2026-01-02 10:00 UTC */
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	h_peer(&h, "35=0|34=2|");
+	int64_t dl = rfx_session_on_timer(&h.s, h.now);
+	cr_assert_leq(dl, h.now + 30 * H_NS);
+	h.now = utc(2026, 1, 2, 17, 0) * H_NS;
+	rfx_session_on_timer(&h.s, h.now);
+	cr_assert(strstr(h_last(&h), "35=5|"), "%s", h_last(&h));
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.s.next_target, 1, "numbers reset at the end of the period");
+	/* Outside the schedule a connection is refused. */
+	h.now = utc(2026, 1, 2, 18, 0) * H_NS;
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), RFX_ESTATE);
+	/* Next morning: a new period, fresh numbers. */
+	h.now = utc(2026, 1, 3, 8, 0) * H_NS;
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), 0);
+	h_logon(&h, 1, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	h_free(&h);
+}
+
+/* Restart in a later period: the stored numbers belong to yesterday. */
+Test(schedule, new_period_since_numbers_began_resets_on_connect, .timeout = 10)
+{
+	h_init(&h, with_office);
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	h_peer(&h, "35=0|34=2|");
+	rfx_session_on_disconnect(&h.s, h.now);
+	cr_assert_eq(h.s.next_target, 3);
+	unsigned resets = h.store->resets;
+	h.now = utc(2026, 1, 5, 9, 0) * H_NS;
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), 0);
+	cr_assert_eq(h.store->resets, resets + 1);
+	cr_assert_eq(h.s.next_target, 1);
+	cr_assert_eq(h.s.next_sender, 1);
+	h_free(&h);
+}
