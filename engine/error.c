@@ -39,6 +39,7 @@ const char *rfx_strerror(int err)
 	case RFX_EPEERCLOSED: return "connection closed by the peer";
 	case RFX_ETXFULL: return "connection send buffer full";
 	case RFX_ECONNLIMIT: return "too many sockets on this shard loop";
+	case RFX_ETLS: return "TLS handshake, certificate verification or record failure";
 	default: break;
 	}
 	if (err < 0 && err > -RFX_ERRBASE)

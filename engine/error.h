@@ -58,6 +58,7 @@ enum rfx_error {
 	RFX_EPEERCLOSED = -(RFX_ERRBASE + 500), /* the peer closed the connection */
 	RFX_ETXFULL = -(RFX_ERRBASE + 501),  /* send buffer full; wait for on_sendable */
 	RFX_ECONNLIMIT = -(RFX_ERRBASE + 502), /* the loop already has max_conns sockets */
+	RFX_ETLS = -(RFX_ERRBASE + 503),     /* TLS handshake, verification or record failure */
 };
 
 /* Human-readable text for a return code (negative errno or RFX_E*). Never NULL;

@@ -88,6 +88,22 @@ int rfx_conn_adopt(struct rfx_loop *l, struct rfx_conn *c, int fd)
 	return 0;
 }
 
+int rfx_conn_watch(struct rfx_loop *l, struct rfx_conn *c, int fd, unsigned events)
+{
+	int rc;
+
+	if (!l || !c || fd < 0 || events == 0 || events > 0xffff)
+		return -EINVAL;
+	if (c->state != RFX_CONN_IDLE)
+		return -EBUSY;
+	rc = attach(l, c, fd, RFX_CONN_WATCHING);
+	if (rc < 0)
+		return rc;
+	c->events = (uint16_t)events;
+	queue_arm(l, c);
+	return 0;
+}
+
 int rfx_conn_listen(struct rfx_loop *l, struct rfx_conn *c, const struct sockaddr *addr,
 		    socklen_t len, int backlog)
 {
@@ -189,6 +205,8 @@ static void start_close(struct rfx_loop *l, struct rfx_conn *c, int reason)
 		cancel_op(l, c, OP_SEND);
 	if (c->pend & P_CONNECT)
 		cancel_op(l, c, OP_CONNECT);
+	if (c->pend & P_POLL)
+		cancel_op(l, c, OP_POLL);
 	/* Released from the end-of-turn pass once nothing is pending. */
 	queue_done(l, c);
 }
@@ -420,6 +438,24 @@ static void complete_connect(struct rfx_loop *l, struct rfx_conn *c, const struc
 	}
 }
 
+static void complete_poll(struct rfx_loop *l, struct rfx_conn *c, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->pend &= (uint16_t)~P_POLL;
+	if (cqe->res >= 0) {
+		if (c->state == RFX_CONN_WATCHING && c->ops && c->ops->on_ready)
+			c->ops->on_ready(c, (unsigned)cqe->res);
+	} else if (cqe->res != -ECANCELED) {
+		start_close(l, c, cqe->res);
+	}
+	if (!(c->pend & P_POLL)) {
+		if (c->state == RFX_CONN_WATCHING)
+			queue_arm(l, c);
+		else if (c->state == RFX_CONN_CLOSING && c->pend == 0)
+			queue_done(l, c);
+	}
+}
+
 void rfx_conn_complete(struct rfx_loop *l, struct rfx_conn *c, unsigned op,
 		       const struct io_uring_cqe *cqe)
 {
@@ -428,6 +464,7 @@ void rfx_conn_complete(struct rfx_loop *l, struct rfx_conn *c, unsigned op,
 	case OP_RECV: complete_recv(l, c, cqe); break;
 	case OP_SEND: complete_send(l, c, cqe); break;
 	case OP_CONNECT: complete_connect(l, c, cqe); break;
+	case OP_POLL: complete_poll(l, c, cqe); break;
 	default:
 		l->st.stray_cqes++;
 		if (cqe->flags & IORING_CQE_F_BUFFER)
@@ -452,6 +489,16 @@ static void arm(struct rfx_loop *l, struct rfx_conn *c)
 		}
 		io_uring_sqe_set_data64(sqe, rfx_ud(c, OP_ACCEPT));
 		c->pend |= P_ACCEPT;
+	} else if (c->state == RFX_CONN_WATCHING && !(c->pend & P_POLL)) {
+		if (!(sqe = rfx_loop_sqe(l)))
+			goto retry;
+		/* Multishot poll (5.13+) unless the single-shot fallback is forced. */
+		if (l->o.flags & RFX_LOOP_F_NO_MULTISHOT)
+			io_uring_prep_poll_add(sqe, c->fd, c->events);
+		else
+			io_uring_prep_poll_multishot(sqe, c->fd, c->events);
+		io_uring_sqe_set_data64(sqe, rfx_ud(c, OP_POLL));
+		c->pend |= P_POLL;
 	} else if (c->state == RFX_CONN_OPEN && !(c->pend & P_RECV)) {
 		if (!(sqe = rfx_loop_sqe(l)))
 			goto retry;

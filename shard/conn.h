@@ -1,5 +1,6 @@
 /*
- * A socket on a shard loop (shard/loop.h): a listener or a TCP connection.
+ * A socket on a shard loop (shard/loop.h): a listener or a TCP connection
+ * (or any pollable fd being watched, see rfx_conn_watch).
  *
  * The caller owns the struct and its send buffer and must keep both alive
  * from the first call that registers it with a loop (listen, connect,
@@ -55,6 +56,9 @@ struct rfx_conn_ops {
 	 * rfx_conn_close, RFX_EPEERCLOSED for an orderly close by the peer, or
 	 * the negative errno of a failed receive or send (-ECONNRESET, ...). */
 	void (*on_closed)(struct rfx_conn *c, int reason);
+	/* Watch (rfx_conn_watch): the fd is ready; `revents` are poll bits.
+	 * The callback must consume the readiness (read the eventfd...). */
+	void (*on_ready)(struct rfx_conn *c, unsigned revents);
 };
 
 struct rfx_conn {
@@ -69,6 +73,7 @@ struct rfx_conn {
 	uint32_t slot, gen;
 	uint32_t tx_head, tx_tail, tx_inflight;
 	uint16_t state, pend, flags;
+	uint16_t events;                  /* watch: poll mask */
 	int close_reason;
 	socklen_t peer_len;
 	struct sockaddr_storage peer;     /* connect: read by the kernel at submit */
@@ -98,6 +103,12 @@ int rfx_conn_connect(struct rfx_loop *l, struct rfx_conn *c, const struct sockad
 /* Adopt an already connected stream socket (it gets TCP_NODELAY if TCP).
  * The loop owns fd from then on. Returns 0; -EBUSY; RFX_ECONNLIMIT. */
 int rfx_conn_adopt(struct rfx_loop *l, struct rfx_conn *c, int fd);
+
+/* Watch any pollable fd (an eventfd other processes write to wake a
+ * blocking loop, a signalfd, a timerfd): on_ready is called each time it
+ * polls ready for `events` (POLLIN...). The loop owns fd from then on and
+ * closes it on rfx_conn_close. Returns 0; -EBUSY; -EINVAL; RFX_ECONNLIMIT. */
+int rfx_conn_watch(struct rfx_loop *l, struct rfx_conn *c, int fd, unsigned events);
 
 /* Queue `n` bytes, all or nothing. Returns 0; RFX_ETXFULL (no room until
  * the in-flight send completes: wait for on_sendable); -EMSGSIZE (n larger
@@ -137,6 +148,7 @@ enum rfx_conn_state {
 	RFX_CONN_CONNECTING,
 	RFX_CONN_OPEN,
 	RFX_CONN_CLOSING,
+	RFX_CONN_WATCHING,
 };
 
 static inline enum rfx_conn_state rfx_conn_state(const struct rfx_conn *c)

@@ -68,8 +68,10 @@ struct rfx_loop_opts {
 	enum rfx_idle idle;      /* for rfx_loop_run (spin) */
 	unsigned spin_turns;     /* spin-then-yield: empty turns before yielding (1000) */
 	uint64_t block_max_ns;   /* block: longest sleep with no timer due (100 ms):
-				    bounds how late on_turn sees work the kernel
-				    cannot signal, such as client rings */
+				    bounds how late on_turn sees work nothing
+				    signals; to be woken at once, have the other
+				    side write an eventfd the loop watches
+				    (rfx_conn_watch) */
 	unsigned flags;          /* RFX_LOOP_F_* */
 	/* Called once per turn after timers; may use the whole API. */
 	void (*on_turn)(struct rfx_loop *l, void *arg);

@@ -12,7 +12,7 @@
  * so 0 never names a socket: it marks completions nobody waits for
  * (cancels, linked timeouts). */
 #define UD_IGNORE 0ull
-enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_CONNECT = 4 };
+enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_CONNECT = 4, OP_POLL = 5 };
 #define MAX_SLOTS (1u << 24)
 
 /* conn->pend: operations whose final completion has not arrived yet. */
@@ -20,6 +20,7 @@ enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_CONNECT = 4 };
 #define P_RECV (1u << 1)
 #define P_SEND (1u << 2)
 #define P_CONNECT (1u << 3)
+#define P_POLL (1u << 4)
 
 /* conn->flags */
 #define F_TXQ (1u << 0)          /* on loop->tx_list */

@@ -12,7 +12,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -690,6 +692,75 @@ BOTH(close_flush_delivers_queued_bytes, 20)
 	cr_expect_eq(W.cli[0].rx_bytes, W.want_bytes);
 	cr_expect_eq(W.cli[0].rx_bad, 0);
 	cr_expect_eq(W.cli[0].close_reason, RFX_EPEERCLOSED);
+	rfx_loop_free(W.l);
+}
+
+/* A watched eventfd written by another process wakes a turn that sleeps in
+ * io_uring_enter (block idle), long before block_max_ns. */
+static int ready_count;
+static int watch_closed;
+
+static void on_ready(struct rfx_conn *c, unsigned revents)
+{
+	uint64_t v;
+
+	cr_expect(revents & POLLIN);
+	cr_assert_eq(read(c->fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	ready_count++;
+}
+
+static void watch_closed_cb(struct rfx_conn *c, int reason)
+{
+	(void)c;
+	cr_expect_eq(reason, 7);
+	watch_closed = 1;
+}
+
+static const struct rfx_conn_ops watch_ops = {.on_ready = on_ready, .on_closed = watch_closed_cb};
+
+BOTH(watch_eventfd_wakes_a_blocking_turn, 20)
+{
+	struct rfx_loop_opts o = {.block_max_ns = 5000 * MS};
+	struct rfx_conn w;
+	int efd = eventfd(0, EFD_CLOEXEC), wfd;
+	uint64_t t0, one = 1;
+	pid_t pid;
+
+	memset(&W, 0, sizeof(W));
+	ready_count = watch_closed = 0;
+	W.l = new_loop(flags, &o);
+	cr_assert_geq(efd, 0);
+	wfd = dup(efd);
+	rfx_conn_init(&w, &watch_ops, NULL, NULL, 0);
+	cr_assert_eq(rfx_conn_watch(W.l, &w, efd, POLLIN), 0);
+	cr_assert_geq(rfx_loop_turn(W.l, 0), 0);   /* arm the poll */
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		usleep(50000);
+		_exit(write(wfd, &one, sizeof(one)) == sizeof(one) ? 0 : 1);
+	}
+	t0 = mono();
+	while (ready_count == 0) {
+		cr_assert_geq(rfx_loop_turn(W.l, RFX_TURN_WAIT), 0);
+		cr_assert_lt(mono() - t0, 3000 * MS, "not woken");
+	}
+	cr_expect_geq(mono() - t0, 40 * MS);
+	cr_expect_lt(mono() - t0, 2000 * MS);
+	cr_expect_geq(rfx_loop_stats(W.l)->waits, 1);
+	waitpid(pid, NULL, 0);
+	/* Repeated readiness, re-armed on the fallback path. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(write(wfd, &one, sizeof(one)), (ssize_t)sizeof(one));
+		while (ready_count < 2 + i)
+			cr_assert_geq(rfx_loop_turn(W.l, RFX_TURN_WAIT), 0);
+	}
+	cr_assert_eq(rfx_conn_close(&w, 7), 0);
+	while (!watch_closed)
+		cr_assert_geq(rfx_loop_turn(W.l, 0), 0);
+	settle(W.l, 10);
+	cr_expect_eq(rfx_loop_stats(W.l)->stray_cqes, 0);
+	close(wfd);
 	rfx_loop_free(W.l);
 }
 
