@@ -237,7 +237,7 @@ uint32_t rfx_codec_data_tag(uint32_t length_tag)
 {
 	uint32_t lo = 0, hi = sizeof builtin_data / sizeof builtin_data[0];
 
-	if (length_tag < 4096) {
+	if (length_tag < CLS_TAB_SIZE) {
 		if (!(tag_class[length_tag] & CLS_LEN))
 			return 0;
 	} else if (length_tag < BUILTIN_HIGH_FIRST || length_tag > BUILTIN_HIGH_LAST) {
