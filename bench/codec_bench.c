@@ -2,10 +2,11 @@
  * codec_bench: ns per message to parse and to serialize four FIX 4.4 messages,
  * ringfix against QuickFIX 1.15.1, in one run on one pinned CPU.
  *
- *   codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]
+ *   codec_bench [--quick] [--json] [--runs N] [--fixed ITERS [--only I]]
  *
- * --fixed runs every loop exactly ITERS times once, ringfix only, no timing:
- * for profilers (valgrind --tool=callgrind counts instructions per message).
+ * --fixed runs every loop exactly ITERS times once, no timing: for profilers
+ * (valgrind --tool=callgrind counts instructions per message, which the load
+ * of a shared machine does not disturb). --only I limits it to message I (0-3).
  *
  * What each side does (the same wire bytes for both):
  *   parse      ringfix: rfx_codec_frame() with CheckSum verification, then
@@ -320,7 +321,7 @@ static void cpu_model(char *buf, size_t cap)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]\n");
+	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N] [--fixed ITERS [--only I]]\n");
 }
 
 int main(int argc, char **argv)
@@ -328,6 +329,7 @@ int main(int argc, char **argv)
 	bool quick = false, json = false;
 	int runs = 0;
 	long fixed = 0;
+	int only = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -342,6 +344,8 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--fixed") == 0 && i + 1 < argc) {
 			fixed = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -366,9 +370,15 @@ int main(int argc, char **argv)
 	static struct sample samples[4];
 	make_samples(samples);
 	if (fixed > 0) {
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 4; i++) {
+			if (only >= 0 && i != only)
+				continue;
 			sink += rfx_parse_loop(&samples[i], fixed) + rfx_serialize_loop(&samples[i], fixed) +
 				rfx_append_loop(&samples[i], fixed) + rfx_wrap_loop(&samples[i], fixed);
+#ifdef RFX_HAVE_QUICKFIX
+			sink += qf_parse(&samples[i], fixed) + qf_serialize(&samples[i], fixed);
+#endif
+		}
 		return 0;
 	}
 
