@@ -2,10 +2,11 @@
  * codec_bench: ns per message to parse and to serialize four FIX 4.4 messages,
  * ringfix against QuickFIX 1.15.1, in one run on one pinned CPU.
  *
- *   codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]
+ *   codec_bench [--quick] [--json] [--runs N] [--fixed ITERS [--only I]]
  *
- * --fixed runs every loop exactly ITERS times once, ringfix only, no timing:
- * for profilers (valgrind --tool=callgrind counts instructions per message).
+ * --fixed runs every loop exactly ITERS times once, no timing: for profilers
+ * (valgrind --tool=callgrind counts instructions per message, which the load
+ * of a shared machine does not disturb). --only I limits it to message I (0-3).
  *
  * What each side does (the same wire bytes for both):
  *   parse      ringfix: rfx_codec_frame() with CheckSum verification, then
@@ -22,7 +23,9 @@
  *   wrap       (ringfix only, the shard's outbound path) rfx_builder_wrap() of
  *              the body from 35= with a standard header, then finish.
  *
- * Each figure is the median of N runs (7; 3 with --quick) with min-max.
+ * Each figure is the median of N runs (7; 3 with --quick) with min-max; the
+ * runs of all workloads on a message are interleaved round by round, so load
+ * from other processes on this shared machine hits both sides alike.
  * Timing figures are never asserted: the meson test only proves it runs.
  */
 #include <errno.h>
@@ -244,14 +247,11 @@ static long qf_serialize(const struct sample *s, long iters)
 }
 #endif
 
-/* Runs fn `runs` times for about target_ns each; ns per message. */
-static int measure(loop_fn fn, const struct sample *s, int runs, double target_ns,
-		   struct stat3 *out)
+/* Iterations for one run of fn to take about target_ns. */
+static long calibrate(loop_fn fn, const struct sample *s, double target_ns)
 {
-	double v[MAX_RUNS];
 	long iters = 64;
 
-	/* Calibrate: grow the iteration count until one run takes ~target_ns/4. */
 	for (;;) {
 		double t0 = now_ns();
 		long r = fn(s, iters);
@@ -260,20 +260,38 @@ static int measure(loop_fn fn, const struct sample *s, int runs, double target_n
 			return -1;
 		sink += r;
 		if (dt > target_ns / 4 || iters > (1L << 30))
-			break;
+			return iters * 4;
 		iters *= 4;
 	}
-	iters *= 4;
-	for (int i = 0; i < runs; i++) {
-		double t0 = now_ns();
-		long r = fn(s, iters);
-		double dt = now_ns() - t0;
-		if (r < 0)
+}
+
+/*
+ * Times nfn workloads on one sample, `runs` rounds, each round running every
+ * workload once in turn: on a shared machine the load then drifts over all of
+ * them alike, so the ratios between them stay meaningful. ns per message.
+ */
+static int measure_interleaved(const loop_fn *fns, int nfn, const struct sample *s, int runs,
+			       double target_ns, struct stat3 *out)
+{
+	double v[8][MAX_RUNS];
+	long iters[8];
+
+	for (int k = 0; k < nfn; k++)
+		if ((iters[k] = calibrate(fns[k], s, target_ns)) < 0)
 			return -1;
-		sink += r;
-		v[i] = dt / (double)iters;
+	for (int i = 0; i < runs; i++) {
+		for (int k = 0; k < nfn; k++) {
+			double t0 = now_ns();
+			long r = fns[k](s, iters[k]);
+			double dt = now_ns() - t0;
+			if (r < 0)
+				return -1;
+			sink += r;
+			v[k][i] = dt / (double)iters[k];
+		}
 	}
-	*out = summarize(v, runs);
+	for (int k = 0; k < nfn; k++)
+		out[k] = summarize(v[k], runs);
 	return 0;
 }
 
@@ -303,7 +321,7 @@ static void cpu_model(char *buf, size_t cap)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N] [--fixed ITERS]\n");
+	fprintf(to, "usage: codec_bench [--quick] [--json] [--runs N] [--fixed ITERS [--only I]]\n");
 }
 
 int main(int argc, char **argv)
@@ -311,6 +329,7 @@ int main(int argc, char **argv)
 	bool quick = false, json = false;
 	int runs = 0;
 	long fixed = 0;
+	int only = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -325,6 +344,8 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--fixed") == 0 && i + 1 < argc) {
 			fixed = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -349,9 +370,15 @@ int main(int argc, char **argv)
 	static struct sample samples[4];
 	make_samples(samples);
 	if (fixed > 0) {
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 4; i++) {
+			if (only >= 0 && i != only)
+				continue;
 			sink += rfx_parse_loop(&samples[i], fixed) + rfx_serialize_loop(&samples[i], fixed) +
 				rfx_append_loop(&samples[i], fixed) + rfx_wrap_loop(&samples[i], fixed);
+#ifdef RFX_HAVE_QUICKFIX
+			sink += qf_parse(&samples[i], fixed) + qf_serialize(&samples[i], fixed);
+#endif
+		}
 		return 0;
 	}
 
@@ -363,21 +390,27 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < 4; i++) {
 		const struct sample *s = &samples[i];
-		if (measure(rfx_parse_loop, s, runs, target, &res[i].parse) < 0 ||
-		    measure(rfx_serialize_loop, s, runs, target, &res[i].ser) < 0 ||
-		    measure(rfx_append_loop, s, runs, target, &res[i].app) < 0 ||
-		    measure(rfx_wrap_loop, s, runs, target, &res[i].wrap) < 0) {
-			fprintf(stderr, "codec_bench: ringfix failed on %s\n", s->name);
-			return 1;
-		}
+		loop_fn fns[6] = {rfx_parse_loop, rfx_serialize_loop, rfx_append_loop, rfx_wrap_loop};
+		struct stat3 st[6];
+		int nfn = 4;
 #ifdef RFX_HAVE_QUICKFIX
-		if (measure(qf_parse, s, runs, target, &res[i].qparse) < 0 ||
-		    measure(qf_serialize, s, runs, target, &res[i].qser) < 0) {
-			fprintf(stderr, "codec_bench: QuickFIX rejected %s\n", s->name);
-			return 1;
-		}
+		fns[nfn++] = qf_parse;
+		fns[nfn++] = qf_serialize;
 		res[i].have_qf = true;
 #endif
+		if (measure_interleaved(fns, nfn, s, runs, target, st) < 0) {
+			fprintf(stderr, "codec_bench: a workload failed on %s (QuickFIX rejected it?)\n",
+				s->name);
+			return 1;
+		}
+		res[i].parse = st[0];
+		res[i].ser = st[1];
+		res[i].app = st[2];
+		res[i].wrap = st[3];
+		if (res[i].have_qf) {
+			res[i].qparse = st[4];
+			res[i].qser = st[5];
+		}
 	}
 
 	if (json) {

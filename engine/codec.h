@@ -262,7 +262,8 @@ struct rfx_builder {
 int rfx_builder_init(struct rfx_builder *b, const char *begin_string);
 
 /* Start a message in buf[0..cap) (caller-owned, must outlive the message) and
- * write MsgType(35). Returns 0 or RFX_ENOSPACE / -EINVAL (empty msg_type). */
+ * write MsgType(35); clears any earlier error. Returns 0, RFX_ENOSPACE, or
+ * -EINVAL (init not done, empty msg_type, SOH in msg_type). */
 int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 		      const char *msg_type, uint32_t len);
 
@@ -276,7 +277,8 @@ int rfx_builder_decimal(struct rfx_builder *b, uint32_t tag, const struct rfx_de
 int rfx_builder_char(struct rfx_builder *b, uint32_t tag, char c);
 int rfx_builder_bool(struct rfx_builder *b, uint32_t tag, bool v);
 /* UTCTimestamp; formatting a time on the same UTC day as the previous one only
- * writes the time digits (the date text is cached in b). */
+ * writes the time digits (the date text is cached in b). -EINVAL for prec > 9
+ * or ns < RFX_TS_MIN_NS. rfx_builder_decimal: -EINVAL for scale > 19. */
 int rfx_builder_timestamp(struct rfx_builder *b, uint32_t tag, int64_t ns,
 			  enum rfx_ts_prec prec);
 /* A data pair: "length_tag=len<SOH>data_tag=<len bytes><SOH>"; data may hold SOH. */

@@ -363,7 +363,8 @@ void rfx_header_init(struct rfx_header *h)
 }
 
 /* Unchecked writers for rfx_builder_header(), which checks room once. */
-static inline char *put_str(char *w, uint32_t tag, struct rfx_str v, bool *bad)
+static inline __attribute__((always_inline)) char *put_str(char *w, uint32_t tag,
+								 struct rfx_str v, bool *bad)
 {
 	if (!v.len)
 		return w;
@@ -391,13 +392,14 @@ static inline char *put_flag(char *w, uint32_t tag, char c)
 
 int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h)
 {
-	const struct rfx_str *strs[] = {
-		&h->sender_comp_id, &h->sender_sub_id, &h->target_comp_id, &h->target_sub_id,
-		&h->on_behalf_of_comp_id, &h->on_behalf_of_sub_id, &h->deliver_to_comp_id,
-		&h->deliver_to_sub_id, &h->sender_location_id, &h->target_location_id,
-		&h->appl_ver_id, &h->cstm_appl_ver_id};
 	unsigned prec = (unsigned)h->time_prec;
-	size_t need = 3 * 32 + 2 * TS_FIELD_MAX + 2 * 14 + h->extra.len;
+	/* Room for everything that may be written: fixed parts at their maximum,
+	 * each string with 12 bytes for "tag=" and SOH. */
+	size_t need = 3 * 32 + 2 * TS_FIELD_MAX + 2 * 14 + h->extra.len + 12 * 12 +
+		      (size_t)h->sender_comp_id.len + h->sender_sub_id.len + h->target_comp_id.len +
+		      h->target_sub_id.len + h->on_behalf_of_comp_id.len + h->on_behalf_of_sub_id.len +
+		      h->deliver_to_comp_id.len + h->deliver_to_sub_id.len + h->sender_location_id.len +
+		      h->target_location_id.len + h->appl_ver_id.len + h->cstm_appl_ver_id.len;
 	bool bad = false;
 
 	if (prec > 9 || (h->sending_time != INT64_MIN && h->sending_time < RFX_TS_MIN_NS) ||
@@ -408,8 +410,6 @@ int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h)
 			b->err = -EINVAL;
 		return b->err;
 	}
-	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-		need += strs[i]->len ? 12 + (size_t)strs[i]->len : 0;
 	/* One room check for the whole header; nothing below can run out. */
 	if (!room(b, need))
 		return b->err;

@@ -237,7 +237,7 @@ uint32_t rfx_codec_data_tag(uint32_t length_tag)
 {
 	uint32_t lo = 0, hi = sizeof builtin_data / sizeof builtin_data[0];
 
-	if (length_tag < 4096) {
+	if (length_tag < CLS_TAB_SIZE) {
 		if (!(tag_class[length_tag] & CLS_LEN))
 			return 0;
 	} else if (length_tag < BUILTIN_HIGH_FIRST || length_tag > BUILTIN_HIGH_LAST) {
@@ -378,7 +378,8 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 {
 	const char *p = buf, *end = buf + len;
 	const struct rfx_layout *lay = NULL;
-	uint32_t data_tag = 0, data_len = 0, n = 0;
+	bool lay_data = false;
+	uint32_t data_tag = 0, data_len = 0, n = 0, cap = m->cap;
 	struct rfx_field *f = m->fields;
 	int err = 0;
 
@@ -445,13 +446,11 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 	have_value:
 		data_tag = 0;
 
-		if (n == m->cap) {
+		if (n == cap) {
 			err = RFX_ETOOMANY;
 			goto out;
 		}
-		f[n].p = v;
-		f[n].len = (uint32_t)(p - v);
-		f[n].tag = (uint32_t)tag;
+		f[n] = (struct rfx_field){.p = v, .len = (uint32_t)(p - v), .tag = (uint32_t)tag};
 		n++;
 		unsigned cls = tag < CLS_TAB_SIZE ? tag_class[tag] : (tag >= BUILTIN_HIGH_FIRST) * CLS_LEN;
 		if (__builtin_expect(cls != 0, 0)) {
@@ -459,8 +458,10 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 				uint16_t *slot = &m->hdr[(cls & CLS_SLOT) - 1];
 				if (!*slot)
 					*slot = (uint16_t)n;
-				if (tag == 35 && seam && seam->layout && !lay)
+				if (tag == 35 && seam && seam->layout && !lay) {
 					lay = seam->layout(seam->ctx, v, f[n - 1].len);
+					lay_data = lay && lay->ndata;
+				}
 			}
 			if (cls & CLS_LEN) {
 				uint32_t dt = rfx_codec_data_tag((uint32_t)tag);
@@ -469,7 +470,7 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 				data_tag = dt;
 			}
 		}
-		if (lay && lay->ndata) {
+		if (__builtin_expect(lay_data, 0)) {
 			uint32_t dt = layout_data_tag(lay, (uint32_t)tag);
 			if (dt) {
 				if ((err = data_length(v, p, end, &data_len)) < 0)

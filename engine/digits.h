@@ -72,11 +72,29 @@ static inline void rfx_put_time(char *p, int64_t tod, unsigned prec)
 	rfx_put2(p + 3, (unsigned)(s / 60 % 60));
 	p[5] = ':';
 	rfx_put2(p + 6, (unsigned)(s % 60));
-	if (prec) {
+	/* Constant divisors for the usual precisions: the compiler turns them into
+	 * multiplications, a variable divisor would be a slow divide. */
+	switch (prec) {
+	case 0:
+		break;
+	case 3:
+		p[8] = '.';
+		rfx_put_fixed(p + 9, (uint32_t)f / 1000000u, 3);
+		break;
+	case 6:
+		p[8] = '.';
+		rfx_put_fixed(p + 9, (uint32_t)f / 1000u, 6);
+		break;
+	case 9:
+		p[8] = '.';
+		rfx_put_fixed(p + 9, f, 9);
+		break;
+	default: {
 		static const uint32_t div[10] = {1000000000, 100000000, 10000000, 1000000,
 						 100000, 10000, 1000, 100, 10, 1};
 		p[8] = '.';
 		rfx_put_fixed(p + 9, f / div[prec], prec);
+	}
 	}
 }
 
