@@ -22,6 +22,8 @@ struct shard {
 	struct rfx_ring_consumer in;
 	pid_t shard_pid;
 	uint64_t shard_start;
+	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
+	int64_t hb_seen_ns;
 	int err;                   /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO */
 };
 
@@ -43,8 +45,6 @@ struct rfx_client {
 	int typed;
 	int typed_err;
 	struct rfx_builder b;
-	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
-	int64_t hb_seen_ns;
 };
 
 _Static_assert((int)RFX_IDLE_SPIN == (int)RFX_WAIT_SPIN && (int)RFX_IDLE_YIELD == (int)RFX_WAIT_YIELD &&
@@ -148,7 +148,6 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 	c->wait = opts ? opts->wait : RFX_IDLE_SPIN;
 	c->spins = opts && opts->spins ? opts->spins : 1000;
 	c->stale_ns = opts && opts->shard_stale_ns > 0 ? opts->shard_stale_ns : 2000000000;
-	c->hb_seen_ns = rfx_mono_ns();
 	c->sh = calloc(first.shard_count, sizeof(struct shard));
 	if (!c->sh) {
 		rfx_seg_close(&first);
@@ -171,6 +170,7 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 		}
 		s->shard_pid = (pid_t)atomic_load(&s->seg.hdr->shard_pid);
 		s->shard_start = atomic_load(&s->seg.hdr->shard_start);
+		s->hb_seen_ns = rfx_mono_ns();
 		rc = claim_slot(c, s);
 		if (rc < 0)
 			goto err;
@@ -412,10 +412,10 @@ static int liveness(struct rfx_client *c)
 		atomic_store_explicit(&rfx_seg_slot(&s->seg, s->slot)->heartbeat_ns,
 				      (uint64_t)now, memory_order_relaxed);
 		hb = atomic_load_explicit(&s->seg.hdr->heartbeat_ns, memory_order_relaxed);
-		if (i == 0 && hb != c->hb_seen) {
-			c->hb_seen = hb;
-			c->hb_seen_ns = now;
-		} else if (now - c->hb_seen_ns > c->stale_ns &&
+		if (hb != s->hb_seen) {
+			s->hb_seen = hb;
+			s->hb_seen_ns = now;
+		} else if (now - s->hb_seen_ns > c->stale_ns &&
 			   !rfx_proc_alive(s->shard_pid, s->shard_start)) {
 			s->err = RFX_EDEAD;
 			return RFX_EDEAD;
