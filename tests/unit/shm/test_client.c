@@ -815,3 +815,44 @@ Test(client, typed_fields_build_the_body_in_the_ring, .timeout = 10)
 	cr_expect_eq(sn.sends, 1);
 	rfx_client_detach(c);
 }
+
+/* A client that scribbles on its slot header and ring headers: fields the
+ * shard never trusts (ring capacity) change nothing; an overwritten owner
+ * word detaches the client and its slot is reclaimed. */
+Test(client, scribbled_slot_header_detaches_only_that_client, .timeout = 10)
+{
+	struct rfx_client *a, *b;
+	struct seen sn = {0};
+	struct rfx_seg *seg;
+	int s;
+
+	start_server();
+	seg = rfx_server_seg(srv);
+	cr_assert_eq(rfx_client_attach(&a, inst, NULL), 0);
+	cr_assert_eq(rfx_client_attach(&b, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_assert_eq(sn.attach, 2);
+	s = rfx_bind(b, "FIX.4.4:ME->VENUE", 0);
+	cr_assert_geq(s, 0);
+	/* Slot 0 is a's: wreck its ring capacity field, then its owner word. */
+	((struct rfx_ring_shm *)rfx_seg_ring_to_shard(seg, 0))->capacity = 1ull << 40;
+	((struct rfx_ring_shm *)rfx_seg_ring_to_client(seg, 0))->capacity = 3;
+	rfx_server_poll(srv, &sops, &sn, 64);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_expect_eq(sn.detach, 0, "capacity lives in the shard's own memory");
+	atomic_store(&rfx_seg_slot(seg, 0)->owner, RFX_SLOT_OWNER(1, RFX_SLOT_ACTIVE));
+	rfx_server_reap(srv, &sops, &sn);
+	cr_expect_eq(sn.detach, 1);
+	cr_expect_eq(sn.detach_reason, RFX_EPROTO);
+	cr_expect_str_eq(sn.why, "slot owner overwritten");
+	cr_expect_eq(RFX_SLOT_STATE(atomic_load(&rfx_seg_slot(seg, 0)->owner)), RFX_SLOT_FREE);
+	cr_expect_eq(((struct rfx_ring_shm *)rfx_seg_ring_to_shard(seg, 0))->capacity,
+		     seg->ring_to_shard, "fresh rings");
+	/* b carries on */
+	cr_assert_eq(rfx_send(b, s, "35=D\x01", 5, 1, 0), 0);
+	rfx_server_poll(srv, &sops, &sn, 64);
+	cr_expect_eq(sn.sends, 1);
+	cr_expect_eq(rfx_poll(a, &chandler, &(struct got){0}, 8), RFX_EDETACHED);
+	rfx_client_detach(a);
+	rfx_client_detach(b);
+}
