@@ -27,6 +27,18 @@ struct shard {
 	int err;                   /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO */
 };
 
+#define MAX_FIELDS 1024
+
+/* Lazily parsed index of the message being handed to on_message. */
+struct parsed {
+	const struct rfx_client *owner;
+	const char *raw;
+	uint32_t len;
+	int state;                 /* 0: not parsed yet, 1: parsed, < 0: parse error */
+	struct rfx_msg m;
+	struct rfx_field fields[MAX_FIELDS];
+};
+
 struct rfx_client {
 	uint32_t nshards;
 	struct shard *sh;
@@ -45,6 +57,7 @@ struct rfx_client {
 	int typed;
 	int typed_err;
 	struct rfx_builder b;
+	struct parsed in_msg;
 };
 
 _Static_assert((int)RFX_IDLE_SPIN == (int)RFX_WAIT_SPIN && (int)RFX_IDLE_YIELD == (int)RFX_WAIT_YIELD &&
@@ -424,7 +437,7 @@ static int liveness(struct rfx_client *c)
 	return 0;
 }
 
-static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
+static int dispatch(struct rfx_client *c, uint32_t si, const struct rfx_ring_rec *r,
 		    const struct rfx_handler *h, void *ctx)
 {
 	switch (r->type) {
@@ -444,7 +457,13 @@ static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
 		m.raw = (const char *)r->data + sizeof(d);
 		m.raw_len = r->len - (uint32_t)sizeof(d);
 		view(&m);
+		c->in_msg.owner = c;
+		c->in_msg.raw = m.raw;
+		c->in_msg.len = m.raw_len;
+		c->in_msg.state = 0;
+		m.internal = &c->in_msg;
 		h->on_message(ctx, &m);
+		c->in_msg.raw = NULL; /* getters outside the callback: -EINVAL */
 		return 0;
 	}
 	case RFX_REC_EVENT: {
@@ -481,7 +500,6 @@ static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
 		return 0;
 	}
 	default:
-		(void)s;
 		return RFX_EPROTO;
 	}
 }
@@ -506,7 +524,7 @@ int rfx_poll(struct rfx_client *c, const struct rfx_handler *h, void *ctx, unsig
 		if (rc < 0)
 			return rc;
 		while ((unsigned)total < max && (rc = rfx_ring_peek(&s->in, &r)) == 0) {
-			rc = dispatch(s, i, &r, h, ctx);
+			rc = dispatch(c, i, &r, h, ctx);
 			if (rc < 0)
 				break;
 			rfx_ring_consume(&s->in);
@@ -691,4 +709,95 @@ int rfx_send_end(struct rfx_client *c, uint64_t tag, unsigned flags)
 	}
 	c->typed = 0;
 	return rfx_send_commit(c, c->b.pos, tag, flags);
+}
+
+/* ---- inbound field getters: the codec's parser, run once per message ---- */
+
+static const struct rfx_msg *parsed_msg(const struct rfx_message *m, int *rc)
+{
+	struct parsed *p = m ? (struct parsed *)m->internal : NULL;
+
+	if (!p || !p->raw || p->raw != m->raw) {
+		*rc = -EINVAL;
+		return NULL;
+	}
+	if (p->state == 0) {
+		int n;
+
+		rfx_msg_init(&p->m, p->fields, MAX_FIELDS);
+		n = rfx_codec_parse(&p->m, p->raw, p->len, NULL);
+		p->state = n < 0 ? n : 1;
+	}
+	*rc = p->state < 0 ? p->state : 0;
+	return p->state < 0 ? NULL : &p->m;
+}
+
+int rfx_message_str(const struct rfx_message *m, uint32_t tag, const char **val, uint32_t *len)
+{
+	struct rfx_str v;
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!val || !len)
+		return -EINVAL;
+	rc = rfx_msg_get_str(pm, tag, &v);
+	if (rc < 0)
+		return rc;
+	*val = v.p;
+	*len = v.len;
+	return 0;
+}
+
+int rfx_message_int(const struct rfx_message *m, uint32_t tag, int64_t *out)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	return out ? rfx_msg_get_int(pm, tag, out) : -EINVAL;
+}
+
+int rfx_message_decimal(const struct rfx_message *m, uint32_t tag, int64_t *mantissa,
+			uint8_t *scale)
+{
+	struct rfx_decimal d;
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!mantissa || !scale)
+		return -EINVAL;
+	rc = rfx_msg_get_decimal(pm, tag, &d);
+	if (rc < 0)
+		return rc;
+	*mantissa = d.mantissa;
+	*scale = d.scale;
+	return 0;
+}
+
+int rfx_message_char(const struct rfx_message *m, uint32_t tag, char *out)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	return out ? rfx_msg_get_char(pm, tag, out) : -EINVAL;
+}
+
+int rfx_message_timestamp(const struct rfx_message *m, uint32_t tag, int64_t *ns)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!ns)
+		return -EINVAL;
+	rc = rfx_msg_get_timestamp(pm, tag, ns);
+	return rc < 0 ? rc : 0;
 }
