@@ -249,6 +249,7 @@ struct seen {
 	uint64_t tag;
 	char why[160];
 	int send_rc; /* what on_send returns */
+	int out_of_order;
 };
 
 static void s_attach(void *ctx, uint32_t client, pid_t pid)
@@ -291,6 +292,8 @@ static int s_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag,
 
 	(void)client;
 	(void)session;
+	if (s->sends > 0 && tag != s->tag + 1 && tag != 0)
+		s->out_of_order++;
 	s->sends++;
 	s->tag = tag;
 	s->body_len = len < sizeof(s->body) ? len : sizeof(s->body);
@@ -926,4 +929,35 @@ Test(client, inbound_field_getters, .timeout = 10)
 	cr_expect_eq(g.rc_data, 0);
 	cr_expect_eq(g.data_len, 5, "RawData(96) holds SOH");
 	rfx_client_detach(c);
+}
+
+/* SIGKILL a client process in the middle of a send stream, several times:
+ * the shard sees a gap-free prefix of its messages (never a torn one), then
+ * reaps it. */
+Test(client, client_killed_mid_stream_leaves_a_clean_prefix, .timeout = 60)
+{
+	for (int round = 0; round < 3; round++) {
+		struct seen sn = {0};
+		pid_t pid;
+
+		start_server();
+		pid = spawn_client(1 << 30, 0, 0);
+		int64_t until = mono_ns() + 5000000000;
+		while (sn.sends < 1000 * (round + 1) && mono_ns() < until) {
+			rfx_server_reap(srv, &sops, &sn);
+			rfx_server_poll(srv, &sops, &sn, 256);
+		}
+		kill_child(pid);
+		for (int i = 0; i < 1000 && sn.detach == 0; i++) {
+			rfx_server_reap(srv, &sops, &sn);
+			rfx_server_poll(srv, &sops, &sn, 256);
+		}
+		cr_expect_gt(sn.sends, 0);
+		cr_expect_eq(sn.out_of_order, 0);
+		cr_expect_eq(sn.tag, (uint64_t)sn.sends - 1, "tags 0..n-1, no gap");
+		cr_expect_eq(sn.detach, 1);
+		cr_expect_eq(sn.detach_reason, RFX_EDEAD);
+		rfx_server_free(srv);
+		srv = NULL;
+	}
 }
