@@ -24,7 +24,8 @@ struct shard {
 	uint64_t shard_start;
 	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
 	int64_t hb_seen_ns;
-	int err;                   /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO */
+	_Atomic int err;           /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO; atomic
+				      because the send and poll threads both set it */
 };
 
 #define MAX_FIELDS 1024
