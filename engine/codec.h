@@ -15,7 +15,9 @@
  *	else  consume skip (garbled / bad checksum / too big) and count the event.
  *
  * Outbound: rfx_builder_start() (or rfx_builder_wrap() for a body that starts
- * at "35="), rfx_builder_header(), appenders, rfx_builder_finish().
+ * at "35="), rfx_builder_header(), appenders (or rfx_builder_fields() from a
+ * parsed index), rfx_builder_finish(). Nothing reads or writes outside the
+ * buffers it is given.
  */
 #ifndef RFX_ENGINE_CODEC_H
 #define RFX_ENGINE_CODEC_H
@@ -48,14 +50,17 @@ struct rfx_frame_opts {
  * Returns its length (> 0, up to and including the SOH after "10=nnn"), or:
  *   RFX_EPARTIAL  the bytes so far are a valid prefix; read more. *skip = 0.
  *   RFX_EGARBLED  buf does not start with a well-formed message: BeginString(8)
- *                 is not first, BodyLength(9) not second or not a number,
- *                 MsgType(35) not third, or CheckSum(10) is not where
- *                 BodyLength says. *skip = bytes to drop so the buffer starts at
- *                 the next candidate "8=" (FIX: garbled messages are ignored).
- *                 skip may equal len when no candidate is in sight.
+ *                 is not first (or empty, or over RFX_BEGIN_STRING_MAX bytes, or
+ *                 holds control bytes), BodyLength(9) is not second or not 1-7
+ *                 digits, MsgType(35) is not third or empty, or "10=nnn<SOH>"
+ *                 is not where BodyLength says. Judged as soon as the bytes are
+ *                 there, so garbage is dropped before a whole frame arrives.
+ *                 *skip = bytes to drop so the buffer starts at the next
+ *                 "8=FIX" (FIX: garbled messages are ignored); a trailing
+ *                 prefix of "8=FIX" is kept. skip may equal len.
  *   RFX_ETOOBIG   BodyLength announces more than opts->max_size; handled like
- *                 garbled (*skip to the next "8=") — the session usually also
- *                 disconnects.
+ *                 garbled (*skip to the next "8=FIX") — the session usually
+ *                 also disconnects.
  *   RFX_ECHECKSUM the frame is complete but CheckSum(10) is wrong. *skip = the
  *                 frame length, so the caller drops exactly that message.
  * Never reads buf[len] or beyond. skip may be NULL; opts may be NULL (defaults:
@@ -279,6 +284,14 @@ int rfx_builder_data(struct rfx_builder *b, uint32_t length_tag, uint32_t data_t
 		     const void *data, uint32_t len);
 /* Pre-serialized fields, copied as is: must be empty or end with SOH (-EINVAL). */
 int rfx_builder_raw(struct rfx_builder *b, const char *fields, uint32_t len);
+/*
+ * Appends fields[0..n) of a parsed index (rfx_codec_parse()) in order, e.g. to
+ * forward or re-send a body under a new header; one room check for all. Values
+ * are copied as they are, unchecked: an index from rfx_codec_parse() holds SOH
+ * only inside data fields, which stay behind their length field. Returns 0,
+ * RFX_ENOSPACE (nothing written), or -EINVAL for a tag 0.
+ */
+int rfx_builder_fields(struct rfx_builder *b, const struct rfx_field *fields, uint32_t n);
 
 /*
  * Standard header fields after 35, in ascending tag order as QuickFIX writes
@@ -310,6 +323,10 @@ struct rfx_header {
 };
 /* Sets every field absent (sending times INT64_MIN) and time_prec to ms. */
 void rfx_header_init(struct rfx_header *h);
+/* Writes the present fields of h with one room check. Returns 0, RFX_ENOSPACE,
+ * or -EINVAL (a value holds SOH, extra does not end with SOH, time_prec > 9,
+ * a time before RFX_TS_MIN_NS). Errors stick: finish() then fails too, so a
+ * message with a half-written header never leaves. */
 int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h);
 
 /*

@@ -38,18 +38,93 @@ static inline bool room(struct rfx_builder *b, size_t n)
 	return true;
 }
 
-/* Writes "tag=" at w; returns the end. At most 11 bytes. */
+/* Writes "tag=" at w; returns the end. At most 11 bytes. Tags below 10000
+ * (nearly all) take a branch or two and no loop. */
 static inline char *put_tag(char *w, uint32_t tag)
 {
+	if (tag < 100) {
+		if (tag < 10) {
+			w[0] = (char)('0' + tag);
+			w[1] = '=';
+			return w + 2;
+		}
+		rfx_put2(w, tag);
+		w[2] = '=';
+		return w + 3;
+	}
+	if (tag < 10000) {
+		if (tag < 1000) {
+			w[0] = (char)('0' + tag / 100);
+			rfx_put2(w + 1, tag % 100);
+			w[3] = '=';
+			return w + 4;
+		}
+		rfx_put2(w, tag / 100);
+		rfx_put2(w + 2, tag % 100);
+		w[4] = '=';
+		return w + 5;
+	}
 	w = rfx_put_u64(w, tag);
 	*w++ = '=';
 	return w;
 }
 
+/* Nonzero if any byte of w is SOH (0x01): the classic has-zero-byte test on
+ * w ^ 0x0101...; exact as a yes/no answer. */
+static inline uint64_t has_soh(uint64_t w)
+{
+	uint64_t x = w ^ 0x0101010101010101ULL;
+	return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
+/* Copies n bytes and reports whether any was SOH, in 8-byte words (the last
+ * word overlaps; never reads outside src[0..n)). The caller has checked room,
+ * and an aborted copy is harmless because pos does not move. */
+static inline bool copy_has_soh(char *dst, const char *src, uint32_t n)
+{
+	uint64_t bad = 0, w;
+
+	if (n >= 8) {
+		uint32_t i = 0;
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&w, src + i, 8);
+			memcpy(dst + i, &w, 8);
+			bad |= has_soh(w);
+		}
+		if (i < n) {
+			memcpy(&w, src + n - 8, 8);
+			memcpy(dst + n - 8, &w, 8);
+			bad |= has_soh(w);
+		}
+		return bad != 0;
+	}
+	if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+		return has_soh(((uint64_t)a << 32) | b) != 0;
+	}
+	if (n >= 2) {
+		uint16_t a, b;
+		memcpy(&a, src, 2);
+		memcpy(&b, src + n - 2, 2);
+		memcpy(dst, &a, 2);
+		memcpy(dst + n - 2, &b, 2);
+		return has_soh(0x0202020200000000ULL | ((uint64_t)a << 16) | b) != 0;
+	}
+	if (n == 1) {
+		dst[0] = src[0];
+		return src[0] == RFX_SOH;
+	}
+	return false;
+}
+
 int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 		      const char *msg_type, uint32_t len)
 {
-	if (b->prefix_len == 0 || len == 0 || memchr(msg_type, RFX_SOH, len))
+	if (b->prefix_len == 0 || len == 0)
 		return -EINVAL;
 	b->buf = buf;
 	b->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
@@ -65,7 +140,11 @@ int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 		return b->err;
 	char *w = buf + b->pos;
 	memcpy(w, "35=", 3);
-	memcpy(w + 3, msg_type, len);
+	if (copy_has_soh(w + 3, msg_type, len)) {
+		b->pos = 0;
+		b->err = -EINVAL;
+		return -EINVAL;
+	}
 	w[3 + len] = RFX_SOH;
 	b->pos += 4 + len;
 	return 0;
@@ -73,12 +152,13 @@ int rfx_builder_start(struct rfx_builder *b, char *buf, size_t cap,
 
 int rfx_builder_str(struct rfx_builder *b, uint32_t tag, const char *s, uint32_t len)
 {
-	if (tag == 0 || memchr(s, RFX_SOH, len))
+	if (tag == 0)
 		return -EINVAL;
 	if (!room(b, 12 + (size_t)len))
 		return b->err;
 	char *w = put_tag(b->buf + b->pos, tag);
-	memcpy(w, s, len);
+	if (copy_has_soh(w, s, len))
+		return -EINVAL; /* SOH would split the value into fields */
 	w[len] = RFX_SOH;
 	b->pos = (uint32_t)(w + len + 1 - b->buf);
 	return 0;
@@ -150,19 +230,13 @@ int rfx_builder_bool(struct rfx_builder *b, uint32_t tag, bool v)
 	return rfx_builder_char(b, tag, v ? 'Y' : 'N');
 }
 
-int rfx_builder_timestamp(struct rfx_builder *b, uint32_t tag, int64_t ns,
-			  enum rfx_ts_prec prec)
+/* Writes "tag=YYYYMMDD-HH:MM:SS[.f]<SOH>" at w (room checked by the caller:
+ * TS_FIELD_MAX bytes); returns the end. ns >= RFX_TS_MIN_NS, prec <= 9. */
+#define TS_FIELD_MAX (11 + 17 + 10 + 1)
+static inline char *put_ts(struct rfx_builder *b, char *w, uint32_t tag, int64_t ns, unsigned p)
 {
-	unsigned p = (unsigned)prec;
-
-	if (tag == 0 || p > 9)
-		return -EINVAL;
-	if (!room(b, 12 + 17 + 10 + 1))
-		return b->err;
-	/* Same UTC day as last time: only the time digits are new. */
-	if (ns < RFX_TS_MIN_NS)
-		return -EINVAL;
-	/* Unsigned difference: ns >= day_ns here, and the span may exceed INT64_MAX. */
+	/* Same UTC day as last time: only the time digits are new. Unsigned
+	 * difference: ns >= day_ns here, and the span may exceed INT64_MAX. */
 	if (!b->day_text[0] || ns < b->day_ns ||
 	    (uint64_t)ns - (uint64_t)b->day_ns >= (uint64_t)NS_PER_DAY) {
 		int64_t days = ns / NS_PER_DAY;
@@ -175,12 +249,24 @@ int rfx_builder_timestamp(struct rfx_builder *b, uint32_t tag, int64_t ns,
 		b->day_text[8] = '-';
 		b->day_ns = days * NS_PER_DAY;
 	}
-	char *w = put_tag(b->buf + b->pos, tag);
+	w = put_tag(w, tag);
 	memcpy(w, b->day_text, 9);
 	rfx_put_time(w + 9, ns - b->day_ns, p);
 	w += 17 + (p ? p + 1 : 0);
 	*w++ = RFX_SOH;
-	b->pos = (uint32_t)(w - b->buf);
+	return w;
+}
+
+int rfx_builder_timestamp(struct rfx_builder *b, uint32_t tag, int64_t ns,
+			  enum rfx_ts_prec prec)
+{
+	unsigned p = (unsigned)prec;
+
+	if (tag == 0 || p > 9 || ns < RFX_TS_MIN_NS)
+		return -EINVAL;
+	if (!room(b, TS_FIELD_MAX))
+		return b->err;
+	b->pos = (uint32_t)(put_ts(b, b->buf + b->pos, tag, ns, p) - b->buf);
 	return 0;
 }
 
@@ -214,6 +300,60 @@ int rfx_builder_raw(struct rfx_builder *b, const char *fields, uint32_t len)
 	return 0;
 }
 
+/* Copies n bytes with overlapping word moves (never reading outside src):
+ * values are short, and a libc call costs more than the copy. */
+static inline void small_copy(char *dst, const char *src, uint32_t n)
+{
+	uint64_t w, x;
+	uint32_t a, c;
+	uint16_t h, l;
+
+	if (n >= 8) {
+		if (n > 16) {
+			memcpy(dst, src, n);
+			return;
+		}
+		memcpy(&w, src, 8);
+		memcpy(&x, src + n - 8, 8);
+		memcpy(dst, &w, 8);
+		memcpy(dst + n - 8, &x, 8);
+	} else if (n >= 4) {
+		memcpy(&a, src, 4);
+		memcpy(&c, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &c, 4);
+	} else if (n >= 2) {
+		memcpy(&h, src, 2);
+		memcpy(&l, src + n - 2, 2);
+		memcpy(dst, &h, 2);
+		memcpy(dst + n - 2, &l, 2);
+	} else if (n == 1) {
+		dst[0] = src[0];
+	}
+}
+
+int rfx_builder_fields(struct rfx_builder *b, const struct rfx_field *fields, uint32_t n)
+{
+	size_t need = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (fields[i].tag == 0)
+			return -EINVAL;
+		need += 12 + (size_t)fields[i].len;
+	}
+	if (!room(b, need))
+		return b->err;
+	char *w = b->buf + b->pos;
+	for (uint32_t i = 0; i < n; i++) {
+		w = put_tag(w, fields[i].tag);
+		small_copy(w, fields[i].p, fields[i].len);
+		w += fields[i].len;
+		*w++ = RFX_SOH;
+	}
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
+}
+
 void rfx_header_init(struct rfx_header *h)
 {
 	memset(h, 0, sizeof *h);
@@ -222,41 +362,92 @@ void rfx_header_init(struct rfx_header *h)
 	h->time_prec = RFX_TS_MS;
 }
 
-static int opt_str(struct rfx_builder *b, uint32_t tag, struct rfx_str s)
+/* Unchecked writers for rfx_builder_header(), which checks room once. */
+static inline char *put_str(char *w, uint32_t tag, struct rfx_str v, bool *bad)
 {
-	return s.len ? rfx_builder_str(b, tag, s.p, s.len) : 0;
+	if (!v.len)
+		return w;
+	w = put_tag(w, tag);
+	*bad |= copy_has_soh(w, v.p, v.len);
+	w[v.len] = RFX_SOH;
+	return w + v.len + 1;
+}
+
+static inline char *put_uint(char *w, uint32_t tag, uint64_t v)
+{
+	w = put_tag(w, tag);
+	w = rfx_put_u64(w, v);
+	*w++ = RFX_SOH;
+	return w;
+}
+
+static inline char *put_flag(char *w, uint32_t tag, char c)
+{
+	w = put_tag(w, tag);
+	w[0] = c;
+	w[1] = RFX_SOH;
+	return w + 2;
 }
 
 int rfx_builder_header(struct rfx_builder *b, const struct rfx_header *h)
 {
+	const struct rfx_str *strs[] = {
+		&h->sender_comp_id, &h->sender_sub_id, &h->target_comp_id, &h->target_sub_id,
+		&h->on_behalf_of_comp_id, &h->on_behalf_of_sub_id, &h->deliver_to_comp_id,
+		&h->deliver_to_sub_id, &h->sender_location_id, &h->target_location_id,
+		&h->appl_ver_id, &h->cstm_appl_ver_id};
+	unsigned prec = (unsigned)h->time_prec;
+	size_t need = 3 * 32 + 2 * TS_FIELD_MAX + 2 * 14 + h->extra.len;
+	bool bad = false;
+
+	if (prec > 9 || (h->sending_time != INT64_MIN && h->sending_time < RFX_TS_MIN_NS) ||
+	    (h->orig_sending_time != INT64_MIN && h->orig_sending_time < RFX_TS_MIN_NS) ||
+	    (h->poss_dup == RFX_SOH || h->poss_resend == RFX_SOH) ||
+	    (h->extra.len && h->extra.p[h->extra.len - 1] != RFX_SOH)) {
+		if (!b->err)
+			b->err = -EINVAL;
+		return b->err;
+	}
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		need += strs[i]->len ? 12 + (size_t)strs[i]->len : 0;
+	/* One room check for the whole header; nothing below can run out. */
+	if (!room(b, need))
+		return b->err;
+
 	/* Ascending tag order after 35, as QuickFIX writes its header. */
+	char *w = b->buf + b->pos;
 	if (h->msg_seq_num)
-		rfx_builder_uint(b, 34, h->msg_seq_num);
+		w = put_uint(w, 34, h->msg_seq_num);
 	if (h->poss_dup)
-		rfx_builder_char(b, 43, h->poss_dup);
-	opt_str(b, 49, h->sender_comp_id);
-	opt_str(b, 50, h->sender_sub_id);
+		w = put_flag(w, 43, h->poss_dup);
+	w = put_str(w, 49, h->sender_comp_id, &bad);
+	w = put_str(w, 50, h->sender_sub_id, &bad);
 	if (h->sending_time != INT64_MIN)
-		rfx_builder_timestamp(b, 52, h->sending_time, h->time_prec);
-	opt_str(b, 56, h->target_comp_id);
-	opt_str(b, 57, h->target_sub_id);
+		w = put_ts(b, w, 52, h->sending_time, prec);
+	w = put_str(w, 56, h->target_comp_id, &bad);
+	w = put_str(w, 57, h->target_sub_id, &bad);
 	if (h->poss_resend)
-		rfx_builder_char(b, 97, h->poss_resend);
-	opt_str(b, 115, h->on_behalf_of_comp_id);
-	opt_str(b, 116, h->on_behalf_of_sub_id);
+		w = put_flag(w, 97, h->poss_resend);
+	w = put_str(w, 115, h->on_behalf_of_comp_id, &bad);
+	w = put_str(w, 116, h->on_behalf_of_sub_id, &bad);
 	if (h->orig_sending_time != INT64_MIN)
-		rfx_builder_timestamp(b, 122, h->orig_sending_time, h->time_prec);
-	opt_str(b, 128, h->deliver_to_comp_id);
-	opt_str(b, 129, h->deliver_to_sub_id);
-	opt_str(b, 142, h->sender_location_id);
-	opt_str(b, 143, h->target_location_id);
+		w = put_ts(b, w, 122, h->orig_sending_time, prec);
+	w = put_str(w, 128, h->deliver_to_comp_id, &bad);
+	w = put_str(w, 129, h->deliver_to_sub_id, &bad);
+	w = put_str(w, 142, h->sender_location_id, &bad);
+	w = put_str(w, 143, h->target_location_id, &bad);
 	if (h->last_msg_seq_num_processed)
-		rfx_builder_uint(b, 369, h->last_msg_seq_num_processed);
-	opt_str(b, 1128, h->appl_ver_id);
-	opt_str(b, 1129, h->cstm_appl_ver_id);
-	if (h->extra.len && rfx_builder_raw(b, h->extra.p, h->extra.len) == -EINVAL)
-		b->err = b->err ? b->err : -EINVAL;
-	return b->err;
+		w = put_uint(w, 369, h->last_msg_seq_num_processed);
+	w = put_str(w, 1128, h->appl_ver_id, &bad);
+	w = put_str(w, 1129, h->cstm_appl_ver_id, &bad);
+	if (h->extra.len) {
+		memcpy(w, h->extra.p, h->extra.len);
+		w += h->extra.len;
+	}
+	if (bad)
+		return b->err = -EINVAL; /* SOH inside a header value: nothing kept */
+	b->pos = (uint32_t)(w - b->buf);
+	return 0;
 }
 
 int rfx_builder_wrap(struct rfx_builder *b, char *buf, size_t cap,
@@ -265,9 +456,13 @@ int rfx_builder_wrap(struct rfx_builder *b, char *buf, size_t cap,
 	const char *soh;
 	int r;
 
-	if (len < 5 || memcmp(body, "35=", 3) != 0 || body[len - 1] != RFX_SOH ||
-	    !(soh = memchr(body + 3, RFX_SOH, len - 3)) || soh == body + 3)
+	if (len < 5 || body[0] != '3' || body[1] != '5' || body[2] != '=' ||
+	    body[len - 1] != RFX_SOH || body[3] == RFX_SOH)
 		return RFX_EGARBLED;
+	/* MsgType is 1-2 characters in practice: a byte loop beats a libc call.
+	 * It ends at the latest at body[len - 1], which is SOH. */
+	for (soh = body + 4; *soh != RFX_SOH; soh++)
+		;
 	r = rfx_builder_start(b, buf, cap, body + 3, (uint32_t)(soh - body - 3));
 	if (r < 0)
 		return r;
@@ -293,7 +488,7 @@ int rfx_builder_finish(struct rfx_builder *b)
 	/* Right-align "8=..<SOH>9=n<SOH>" against the body; only the prefix moves. */
 	start = b->body - 1 - nd - b->prefix_len;
 	w = b->buf + start;
-	memcpy(w, b->prefix, b->prefix_len);
+	small_copy(w, b->prefix, b->prefix_len);
 	rfx_put_fixed(w + b->prefix_len, blen, nd);
 	b->buf[b->body - 1] = RFX_SOH;
 	b->start = start;

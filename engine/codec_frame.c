@@ -60,10 +60,15 @@ static size_t resync(const char *buf, size_t len)
 	return len;
 }
 
-/* Does buf[0..len) match the first len bytes of lit (or all of it)? */
-static bool prefix_ok(const char *buf, size_t len, const char *lit, size_t litlen)
+/* Does buf[0..len) match the first len bytes of lit (or all of it)? Inline
+ * byte compares: lit is 2-3 bytes, a libc call would cost more than the work. */
+static inline bool prefix_ok(const char *buf, size_t len, const char *lit, size_t litlen)
 {
-	return memcmp(buf, lit, len < litlen ? len : litlen) == 0;
+	size_t n = len < litlen ? len : litlen;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] != lit[i])
+			return false;
+	return true;
 }
 
 int rfx_codec_frame(const char *buf, size_t len, const struct rfx_frame_opts *opts,
@@ -125,7 +130,7 @@ int rfx_codec_frame(const char *buf, size_t len, const struct rfx_frame_opts *op
 		return RFX_EPARTIAL;
 
 	end = body + blen;
-	if (buf[end - 1] != RFX_SOH || memcmp(buf + end, "10=", 3) != 0 ||
+	if (buf[end - 1] != RFX_SOH || buf[end] != '1' || buf[end + 1] != '0' || buf[end + 2] != '=' ||
 	    buf[total - 1] != RFX_SOH)
 		goto garbled;
 	unsigned c0 = (unsigned)(unsigned char)buf[end + 3] - '0';

@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Generated from the FIX 4.2, 4.4, 5.0SP2 and FIXT.1.1 dictionaries (FIX 4.0 and
  * 4.1 only have 89/93, 90/91 and 95/96): every DATA or XMLDATA field with the
  * LENGTH field that precedes it, sorted by LENGTH tag. */
@@ -92,83 +96,149 @@ static const struct rfx_data_layout builtin_data[] = {
 	{43111, 42982},	/* UnderlyingPaymentStreamFormulaLength -> UnderlyingPaymentStreamFormula */
 };
 
-/* Bit t set: tag t (< 4096) is a LENGTH tag in builtin_data. */
-static const uint64_t builtin_len_bits[64] = {
-	0x0000000000000000ULL,
-	0x00000000a4000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000100000ULL,
-	0x0000000000000000ULL,
-	0x0000155550000000ULL,
-	0x2000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000240000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000100000000ULL,
-	0x2000000000000000ULL,
-	0x0000000000000005ULL,
-	0x0a20000000000000ULL,
-	0x1000000000000000ULL,
-	0x0020000000000000ULL,
-	0x0000040000000000ULL,
-	0x0000000000100000ULL,
-	0x0000000000004001ULL,
-	0x0000000000000020ULL,
-	0x0000000000000000ULL,
-	0x0000000000048000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x8000000005000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000008ULL,
-	0x0000800000000000ULL,
-	0x0000800000000000ULL,
-	0x0000000000000010ULL,
-	0x4002000000000000ULL,
-	0x0000000004000000ULL,
-	0x0000000000000000ULL,
-	0x0000020008002000ULL,
-	0x0000000248000000ULL,
-	0x8204200000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
-	0x0000000000000000ULL,
+
+/* Per-tag class for tags < 4096, one load per field in the parse loop: the low
+ * bits are 1 + enum rfx_hdr for header/trailer fields (O(1) slots), CLS_LEN
+ * marks a built-in LENGTH tag. Most body tags are 0 and cost one branch. */
+#define CLS_TAB_SIZE 4096
+#define CLS_LEN 0x80
+#define CLS_SLOT 0x3f
+static const uint8_t tag_class[CLS_TAB_SIZE] = {
+	[8] = 1 + RFX_HDR_BEGIN_STRING,
+	[9] = 1 + RFX_HDR_BODY_LENGTH,
+	[10] = 1 + RFX_HDR_CHECK_SUM,
+	[34] = 1 + RFX_HDR_MSG_SEQ_NUM,
+	[35] = 1 + RFX_HDR_MSG_TYPE,
+	[43] = 1 + RFX_HDR_POSS_DUP_FLAG,
+	[49] = 1 + RFX_HDR_SENDER_COMP_ID,
+	[50] = 1 + RFX_HDR_SENDER_SUB_ID,
+	[52] = 1 + RFX_HDR_SENDING_TIME,
+	[56] = 1 + RFX_HDR_TARGET_COMP_ID,
+	[57] = 1 + RFX_HDR_TARGET_SUB_ID,
+	[89] = 1 + RFX_HDR_SIGNATURE,
+	[90] = (1 + RFX_HDR_SECURE_DATA_LEN) | CLS_LEN,
+	[91] = 1 + RFX_HDR_SECURE_DATA,
+	[93] = (1 + RFX_HDR_SIGNATURE_LENGTH) | CLS_LEN,
+	[95] = CLS_LEN,
+	[97] = 1 + RFX_HDR_POSS_RESEND,
+	[115] = 1 + RFX_HDR_ON_BEHALF_OF_COMP_ID,
+	[116] = 1 + RFX_HDR_ON_BEHALF_OF_SUB_ID,
+	[122] = 1 + RFX_HDR_ORIG_SENDING_TIME,
+	[128] = 1 + RFX_HDR_DELIVER_TO_COMP_ID,
+	[129] = 1 + RFX_HDR_DELIVER_TO_SUB_ID,
+	[142] = 1 + RFX_HDR_SENDER_LOCATION_ID,
+	[143] = 1 + RFX_HDR_TARGET_LOCATION_ID,
+	[144] = 1 + RFX_HDR_ON_BEHALF_OF_LOCATION_ID,
+	[145] = 1 + RFX_HDR_DELIVER_TO_LOCATION_ID,
+	[212] = (1 + RFX_HDR_XML_DATA_LEN) | CLS_LEN,
+	[213] = 1 + RFX_HDR_XML_DATA,
+	[347] = 1 + RFX_HDR_MESSAGE_ENCODING,
+	[348] = CLS_LEN,
+	[350] = CLS_LEN,
+	[352] = CLS_LEN,
+	[354] = CLS_LEN,
+	[356] = CLS_LEN,
+	[358] = CLS_LEN,
+	[360] = CLS_LEN,
+	[362] = CLS_LEN,
+	[364] = CLS_LEN,
+	[369] = 1 + RFX_HDR_LAST_MSG_SEQ_NUM_PROCESSED,
+	[445] = CLS_LEN,
+	[618] = CLS_LEN,
+	[621] = CLS_LEN,
+	[627] = 1 + RFX_HDR_NO_HOPS,
+	[1128] = 1 + RFX_HDR_APPL_VER_ID,
+	[1129] = 1 + RFX_HDR_CSTM_APPL_VER_ID,
+	[1156] = 1 + RFX_HDR_APPL_EXT_ID,
+	[1184] = CLS_LEN,
+	[1277] = CLS_LEN,
+	[1280] = CLS_LEN,
+	[1282] = CLS_LEN,
+	[1397] = CLS_LEN,
+	[1401] = CLS_LEN,
+	[1403] = CLS_LEN,
+	[1468] = CLS_LEN,
+	[1525] = CLS_LEN,
+	[1578] = CLS_LEN,
+	[1620] = CLS_LEN,
+	[1664] = CLS_LEN,
+	[1678] = CLS_LEN,
+	[1733] = CLS_LEN,
+	[1871] = CLS_LEN,
+	[1874] = CLS_LEN,
+	[2072] = CLS_LEN,
+	[2074] = CLS_LEN,
+	[2111] = CLS_LEN,
+	[2179] = CLS_LEN,
+	[2287] = CLS_LEN,
+	[2351] = CLS_LEN,
+	[2372] = CLS_LEN,
+	[2481] = CLS_LEN,
+	[2494] = CLS_LEN,
+	[2522] = CLS_LEN,
+	[2637] = CLS_LEN,
+	[2651] = CLS_LEN,
+	[2665] = CLS_LEN,
+	[2715] = CLS_LEN,
+	[2718] = CLS_LEN,
+	[2721] = CLS_LEN,
+	[2797] = CLS_LEN,
+	[2802] = CLS_LEN,
+	[2809] = CLS_LEN,
+	[2815] = CLS_LEN,
 };
 
 #define BUILTIN_HIGH_FIRST 40004u /* tags >= 4096 are searched in the table */
 #define BUILTIN_HIGH_LAST 43111u
+
+/* First SOH in [p, end), or end. 16 bytes per step while 16 remain (never
+ * reading past end), then bytes. Values are short, so one step usually ends it. */
+static inline const char *find_soh(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i soh = _mm_set1_epi8(RFX_SOH);
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, soh));
+		if (mask)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != RFX_SOH)
+		p++;
+	return p;
+}
+
+/*
+ * The k (1..8) bytes at p as a decimal number, with 8 bytes readable at p.
+ * Returns false if any of them is not a digit. The digits are right-aligned in
+ * a 64-bit word (the shift leaves leading zero digits), checked in one go and
+ * combined pairwise in three multiplications instead of k dependent steps.
+ */
+static inline bool swar_tag(const char *p, unsigned k, uint64_t *tag)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	w = (w - 0x3030303030303030ULL) << (8 * (8 - k));
+	/* A byte is a digit iff w's lane is 0..9: lanes 10..255 (or borrowed
+	 * below '0') get their high bit set here; carries only leave lanes that
+	 * are flagged already, so the yes/no answer is exact. */
+	if ((w | (w + 0x7676767676767676ULL)) & 0x8080808080808080ULL)
+		return false;
+	w = (w * 2561) >> 8;
+	w = ((w & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
+	*tag = ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+	return true;
+}
 
 uint32_t rfx_codec_data_tag(uint32_t length_tag)
 {
 	uint32_t lo = 0, hi = sizeof builtin_data / sizeof builtin_data[0];
 
 	if (length_tag < 4096) {
-		if (!((builtin_len_bits[length_tag >> 6] >> (length_tag & 63)) & 1))
+		if (!(tag_class[length_tag] & CLS_LEN))
 			return 0;
 	} else if (length_tag < BUILTIN_HIGH_FIRST || length_tag > BUILTIN_HIGH_LAST) {
 		return 0;
@@ -186,43 +256,6 @@ uint32_t rfx_codec_data_tag(uint32_t length_tag)
 		       : 0;
 }
 
-/* Tag -> 1 + enum rfx_hdr, for O(1) header access while parsing. */
-#define HDR_TAB_SIZE 1157
-static const uint8_t hdr_slot[HDR_TAB_SIZE] = {
-	[8] = 1 + RFX_HDR_BEGIN_STRING,
-	[9] = 1 + RFX_HDR_BODY_LENGTH,
-	[35] = 1 + RFX_HDR_MSG_TYPE,
-	[34] = 1 + RFX_HDR_MSG_SEQ_NUM,
-	[43] = 1 + RFX_HDR_POSS_DUP_FLAG,
-	[49] = 1 + RFX_HDR_SENDER_COMP_ID,
-	[50] = 1 + RFX_HDR_SENDER_SUB_ID,
-	[52] = 1 + RFX_HDR_SENDING_TIME,
-	[56] = 1 + RFX_HDR_TARGET_COMP_ID,
-	[57] = 1 + RFX_HDR_TARGET_SUB_ID,
-	[90] = 1 + RFX_HDR_SECURE_DATA_LEN,
-	[91] = 1 + RFX_HDR_SECURE_DATA,
-	[97] = 1 + RFX_HDR_POSS_RESEND,
-	[115] = 1 + RFX_HDR_ON_BEHALF_OF_COMP_ID,
-	[116] = 1 + RFX_HDR_ON_BEHALF_OF_SUB_ID,
-	[122] = 1 + RFX_HDR_ORIG_SENDING_TIME,
-	[128] = 1 + RFX_HDR_DELIVER_TO_COMP_ID,
-	[129] = 1 + RFX_HDR_DELIVER_TO_SUB_ID,
-	[142] = 1 + RFX_HDR_SENDER_LOCATION_ID,
-	[143] = 1 + RFX_HDR_TARGET_LOCATION_ID,
-	[144] = 1 + RFX_HDR_ON_BEHALF_OF_LOCATION_ID,
-	[145] = 1 + RFX_HDR_DELIVER_TO_LOCATION_ID,
-	[212] = 1 + RFX_HDR_XML_DATA_LEN,
-	[213] = 1 + RFX_HDR_XML_DATA,
-	[347] = 1 + RFX_HDR_MESSAGE_ENCODING,
-	[369] = 1 + RFX_HDR_LAST_MSG_SEQ_NUM_PROCESSED,
-	[627] = 1 + RFX_HDR_NO_HOPS,
-	[1128] = 1 + RFX_HDR_APPL_VER_ID,
-	[1129] = 1 + RFX_HDR_CSTM_APPL_VER_ID,
-	[1156] = 1 + RFX_HDR_APPL_EXT_ID,
-	[93] = 1 + RFX_HDR_SIGNATURE_LENGTH,
-	[89] = 1 + RFX_HDR_SIGNATURE,
-	[10] = 1 + RFX_HDR_CHECK_SUM,
-};
 
 void rfx_msg_init(struct rfx_msg *m, struct rfx_field *fields, uint32_t cap)
 {
@@ -236,6 +269,18 @@ static uint32_t layout_data_tag(const struct rfx_layout *lay, uint32_t tag)
 	for (uint32_t k = 0; k < lay->ndata; k++)
 		if (lay->data[k].length_tag == tag)
 			return lay->data[k].data_tag;
+	return 0;
+}
+
+/* Value of a LENGTH field whose value is [v, p): the data (and its SOH) must
+ * still fit in the buffer after p. */
+static int data_length(const char *v, const char *p, const char *end, uint32_t *out)
+{
+	uint64_t dl;
+
+	if (rfx_uint_parse(v, (uint32_t)(p - v), &dl) < 0 || dl >= (uint64_t)(end - p))
+		return RFX_EFORMAT;
+	*out = (uint32_t)dl;
 	return 0;
 }
 
@@ -333,7 +378,8 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 {
 	const char *p = buf, *end = buf + len;
 	const struct rfx_layout *lay = NULL;
-	uint32_t data_tag = 0, data_len = 0, n = 0;
+	bool lay_data = false;
+	uint32_t data_tag = 0, data_len = 0, n = 0, cap = m->cap;
 	struct rfx_field *f = m->fields;
 	int err = 0;
 
@@ -345,30 +391,44 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 		return RFX_ETOOBIG;
 
 	while (p < end) {
-		const char *t = p;
-		uint32_t tag = 0;
+		const char *t = p, *v;
+		uint64_t tag = 0;
+		unsigned d;
 
-		/* Tag: 1..10 digits, positive, fits in 31 bits, then '='. */
-		for (;;) {
-			unsigned d = (unsigned)(unsigned char)*p - '0';
-			if (d > 9)
-				break;
-			if (tag > 214748363u) {
-				err = RFX_EBADTAG;
-				goto out;
+#ifdef __SSE2__
+		/* Fast path with 16 bytes in reach and no data field pending: one load
+		 * finds '=' and usually the SOH; a tag of 1-8 digits converts without a
+		 * per-digit loop. The first SOH of the load ends the value, as the
+		 * digits and '=' before it hold none; the next field's start then
+		 * depends on that mask only, not on the tag. */
+		if (__builtin_expect(!data_tag, 1) && end - p >= 16) {
+			const __m128i x = _mm_loadu_si128((const __m128i *)p);
+			unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+			unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(RFX_SOH)));
+			unsigned k = (unsigned)__builtin_ctz(eq | 0x10000);
+			if (k - 1 < 8 && swar_tag(p, k, &tag) && tag != 0) {
+				v = p + k + 1;
+				p = sm ? p + __builtin_ctz(sm) : find_soh(p + 16, end);
+				if (p == end) {
+					err = RFX_EFORMAT;
+					goto out;
+				}
+				goto have_value;
 			}
-			tag = tag * 10 + d;
-			if (++p == end) {
-				err = RFX_EBADTAG;
-				goto out;
-			}
+			tag = 0;
 		}
-		if (*p != '=' || p == t || tag == 0) {
+#endif
+		/* Tag: 1..10 digits, positive, fits in 31 bits, then '='. */
+		while (p < end && (d = (unsigned)(unsigned char)*p - '0') <= 9 && p - t < 10) {
+			tag = tag * 10 + d;
+			p++;
+		}
+		if (p == end || *p != '=' || tag == 0 || tag > INT32_MAX) {
 			err = RFX_EBADTAG;
 			goto out;
 		}
-		const char *v = ++p;
-
+		v = p + 1;
+		p = v;
 		if (data_tag && tag == data_tag) {
 			/* Data field: exactly the announced bytes, SOH included. */
 			if ((size_t)(end - v) <= data_len || v[data_len] != RFX_SOH) {
@@ -377,42 +437,46 @@ int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 			}
 			p = v + data_len;
 		} else {
-			while (p < end && *p != RFX_SOH)
-				p++;
+			p = find_soh(v, end);
 			if (p == end) {
 				err = RFX_EFORMAT;
 				goto out;
 			}
 		}
+	have_value:
 		data_tag = 0;
 
-		if (n == m->cap) {
+		if (n == cap) {
 			err = RFX_ETOOMANY;
 			goto out;
 		}
-		f[n].p = v;
-		f[n].len = (uint32_t)(p - v);
-		f[n].tag = tag;
+		f[n] = (struct rfx_field){.p = v, .len = (uint32_t)(p - v), .tag = (uint32_t)tag};
 		n++;
-		if (tag < HDR_TAB_SIZE && hdr_slot[tag]) {
-			uint16_t *slot = &m->hdr[hdr_slot[tag] - 1];
-			if (!*slot)
-				*slot = (uint16_t)n;
-			if (tag == 35 && seam && seam->layout && !lay)
-				lay = seam->layout(seam->ctx, v, f[n - 1].len);
-		}
-
-		uint32_t dt = rfx_codec_data_tag(tag);
-		if (!dt && lay && lay->ndata)
-			dt = layout_data_tag(lay, tag);
-		if (dt) {
-			uint64_t dl;
-			if (rfx_uint_parse(v, f[n - 1].len, &dl) < 0 || dl >= (uint64_t)(end - p)) {
-				err = RFX_EFORMAT;
-				goto out;
+		unsigned cls = tag < CLS_TAB_SIZE ? tag_class[tag] : (tag >= BUILTIN_HIGH_FIRST) * CLS_LEN;
+		if (__builtin_expect(cls != 0, 0)) {
+			if (cls & CLS_SLOT) {
+				uint16_t *slot = &m->hdr[(cls & CLS_SLOT) - 1];
+				if (!*slot)
+					*slot = (uint16_t)n;
+				if (tag == 35 && seam && seam->layout && !lay) {
+					lay = seam->layout(seam->ctx, v, f[n - 1].len);
+					lay_data = lay && lay->ndata;
+				}
 			}
-			data_tag = dt;
-			data_len = (uint32_t)dl;
+			if (cls & CLS_LEN) {
+				uint32_t dt = rfx_codec_data_tag((uint32_t)tag);
+				if (dt && (err = data_length(v, p, end, &data_len)) < 0)
+					goto out;
+				data_tag = dt;
+			}
+		}
+		if (__builtin_expect(lay_data, 0)) {
+			uint32_t dt = layout_data_tag(lay, (uint32_t)tag);
+			if (dt) {
+				if ((err = data_length(v, p, end, &data_len)) < 0)
+					goto out;
+				data_tag = dt;
+			}
 		}
 		p++; /* SOH */
 	}
@@ -438,8 +502,8 @@ int rfx_msg_find(const struct rfx_msg *m, uint32_t tag, uint32_t from)
 
 static const struct rfx_field *first(const struct rfx_msg *m, uint32_t tag)
 {
-	if (tag < HDR_TAB_SIZE && hdr_slot[tag]) {
-		uint32_t i = m->hdr[hdr_slot[tag] - 1];
+	if (tag < CLS_TAB_SIZE && (tag_class[tag] & CLS_SLOT)) {
+		uint32_t i = m->hdr[(tag_class[tag] & CLS_SLOT) - 1];
 		return i ? &m->fields[i - 1] : NULL;
 	}
 	int i = rfx_msg_find(m, tag, 0);

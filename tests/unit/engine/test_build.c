@@ -173,3 +173,73 @@ Test(build, body_length_digits_and_start_offset, .timeout = 10)
 		cr_expect_eq(rfx_codec_frame(rfx_builder_msg(&b), (size_t)n, NULL, &skip), n);
 	}
 }
+
+/* The SOH check rides on the word-wise copy: every length and position. */
+Test(build, soh_in_str_rejected_at_every_position, .timeout = 10)
+{
+	char v[40];
+	cr_assert_eq(rfx_builder_init(&b, "FIX.4.4"), 0);
+	for (uint32_t len = 1; len < sizeof v; len++) {
+		memset(v, 'a', sizeof v);
+		cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+		cr_expect_eq(rfx_builder_str(&b, 58, v, len), 0, "len %u", len);
+		for (uint32_t at = 0; at < len; at++) {
+			v[at] = '\001';
+			cr_expect_eq(rfx_builder_str(&b, 58, v, len), -EINVAL, "len %u at %u", len, at);
+			v[at] = 'a';
+		}
+		/* Bytes that look like SOH in other lanes (0x81, 0x00) are fine. */
+		v[0] = (char)0x81;
+		v[len - 1] = 0;
+		cr_expect_eq(rfx_builder_str(&b, 58, v, len), 0);
+		cr_assert_gt(rfx_builder_finish(&b), 0);
+	}
+}
+
+Test(build, header_errors_stick, .timeout = 10)
+{
+	struct rfx_header h;
+	rfx_header_init(&h);
+	h.sender_comp_id = (struct rfx_str){"S\001X", 3};
+	cr_assert_eq(rfx_builder_init(&b, "FIX.4.4"), 0);
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), -EINVAL);
+	cr_expect_eq(rfx_builder_finish(&b), -EINVAL);
+
+	rfx_header_init(&h);
+	h.extra = (struct rfx_str){"5000=x", 6};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), -EINVAL);
+
+	static char big[3000];
+	memset(big, 'T', sizeof big);
+	rfx_header_init(&h);
+	h.target_comp_id = (struct rfx_str){big, sizeof big};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "0", 1), 0);
+	cr_expect_eq(rfx_builder_header(&b, &h), RFX_ENOSPACE);
+	cr_expect_eq(rfx_builder_finish(&b), RFX_ENOSPACE);
+}
+
+Test(build, fields_from_a_parsed_index_rebuild_the_body, .timeout = 10)
+{
+	char m[512];
+	size_t n = fixmsg(m, "FIX.4.4", "35=D|34=2|49=S|56=T|11=abc|95=3|96=a|b|58=zz|");
+	struct rfx_field fl[32];
+	struct rfx_msg msg;
+	rfx_msg_init(&msg, fl, 32);
+	cr_assert_eq(rfx_codec_parse(&msg, m, n, NULL), 11);
+	cr_assert_eq(rfx_builder_init(&b, "FIX.4.4"), 0);
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "D", 1), 0);
+	cr_assert_eq(rfx_builder_fields(&b, fl + 3, msg.nfields - 4), 0);
+	int r = rfx_builder_finish(&b);
+	cr_assert_eq(r, (int)n);
+	cr_expect(memcmp(rfx_builder_msg(&b), m, n) == 0);
+
+	char small[64];
+	cr_assert_eq(rfx_builder_start(&b, small, sizeof small, "D", 1), 0);
+	cr_expect_eq(rfx_builder_fields(&b, fl + 3, msg.nfields - 4), RFX_ENOSPACE);
+	struct rfx_field zero = {"x", 1, 0};
+	cr_assert_eq(rfx_builder_start(&b, buf, sizeof buf, "D", 1), 0);
+	cr_expect_eq(rfx_builder_fields(&b, &zero, 1), -EINVAL);
+	cr_expect_eq(rfx_builder_fields(&b, fl, 0), 0);
+}

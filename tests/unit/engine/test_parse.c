@@ -239,3 +239,30 @@ Test(parse, every_prefix_is_safe, .timeout = 10)
 		guard_release(&g);
 	}
 }
+
+/* Tags of every width, far from and near the end of the buffer (the fast path
+ * needs 16 bytes in reach, the careful path takes the rest). */
+Test(parse, tags_of_every_width, .timeout = 10)
+{
+	static const uint32_t tags[] = {1, 12, 123, 1234, 12345, 123456, 1234567, 12345678,
+					123456789, 2147483647};
+	char s[512];
+	for (int pad = 0; pad < 20; pad++) {
+		int w = sprintf(s, "35=A|");
+		for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+			w += sprintf(s + w, "%u=v%zu|", tags[i], i);
+		/* Pad with a value so the last tags land at varying distances from the end. */
+		w += sprintf(s + w, "58=%.*s|", pad, "xxxxxxxxxxxxxxxxxxxxxxx");
+		for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+			w += sprintf(s + w, "%u=w|", tags[i]);
+		cr_assert_eq(parse(s), 22, "pad %d", pad);
+		for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+			cr_expect_eq(msg.fields[1 + i].tag, tags[i]);
+			cr_expect_eq(msg.fields[12 + i].tag, tags[i]);
+		}
+	}
+	cr_expect_eq(parse("35=A|2147483648=x|"), RFX_EBADTAG);
+	cr_expect_eq(parse("35=A|00000000035=x|"), RFX_EBADTAG);
+	cr_expect_eq(parse("35=A|0035=x|"), 2); /* leading zeros: still tag 35 */
+	cr_expect_eq(msg.fields[1].tag, 35);
+}
