@@ -203,18 +203,23 @@ static int shard_ok(struct rfx_client *c, struct shard *s)
 	struct rfx_slot_ctl *sl;
 	uint64_t owner;
 
-	if (s->err)
-		return s->err;
+	int err = atomic_load_explicit(&s->err, memory_order_relaxed);
+
+	if (err)
+		return err;
 	if (atomic_load_explicit(&s->seg.hdr->generation, memory_order_relaxed) !=
 		    s->seg.generation ||
-	    atomic_load_explicit(&s->seg.hdr->magic, memory_order_relaxed) != RFX_SEG_MAGIC)
-		return s->err = RFX_EDEAD;
+	    atomic_load_explicit(&s->seg.hdr->magic, memory_order_relaxed) != RFX_SEG_MAGIC) {
+		atomic_store(&s->err, RFX_EDEAD);
+		return RFX_EDEAD;
+	}
 	sl = rfx_seg_slot(&s->seg, s->slot);
 	owner = atomic_load_explicit(&sl->owner, memory_order_acquire);
 	if (owner != s->owner || atomic_load_explicit(&sl->gen, memory_order_relaxed) !=
 					 s->slot_gen) {
 		(void)c;
-		return s->err = RFX_EDETACHED;
+		atomic_store(&s->err, RFX_EDETACHED);
+		return RFX_EDETACHED;
 	}
 	return 0;
 }
