@@ -22,7 +22,22 @@ struct shard {
 	struct rfx_ring_consumer in;
 	pid_t shard_pid;
 	uint64_t shard_start;
-	int err;                   /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO */
+	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
+	int64_t hb_seen_ns;
+	_Atomic int err;           /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO; atomic
+				      because the send and poll threads both set it */
+};
+
+#define MAX_FIELDS 1024
+
+/* Lazily parsed index of the message being handed to on_message. */
+struct parsed {
+	const struct rfx_client *owner;
+	const char *raw;
+	uint32_t len;
+	int state;                 /* 0: not parsed yet, 1: parsed, < 0: parse error */
+	struct rfx_msg m;
+	struct rfx_field fields[MAX_FIELDS];
 };
 
 struct rfx_client {
@@ -43,8 +58,7 @@ struct rfx_client {
 	int typed;
 	int typed_err;
 	struct rfx_builder b;
-	uint64_t hb_seen;          /* shard heartbeat last seen, and when */
-	int64_t hb_seen_ns;
+	struct parsed in_msg;
 };
 
 _Static_assert((int)RFX_IDLE_SPIN == (int)RFX_WAIT_SPIN && (int)RFX_IDLE_YIELD == (int)RFX_WAIT_YIELD &&
@@ -148,7 +162,6 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 	c->wait = opts ? opts->wait : RFX_IDLE_SPIN;
 	c->spins = opts && opts->spins ? opts->spins : 1000;
 	c->stale_ns = opts && opts->shard_stale_ns > 0 ? opts->shard_stale_ns : 2000000000;
-	c->hb_seen_ns = rfx_mono_ns();
 	c->sh = calloc(first.shard_count, sizeof(struct shard));
 	if (!c->sh) {
 		rfx_seg_close(&first);
@@ -171,6 +184,7 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 		}
 		s->shard_pid = (pid_t)atomic_load(&s->seg.hdr->shard_pid);
 		s->shard_start = atomic_load(&s->seg.hdr->shard_start);
+		s->hb_seen_ns = rfx_mono_ns();
 		rc = claim_slot(c, s);
 		if (rc < 0)
 			goto err;
@@ -189,18 +203,23 @@ static int shard_ok(struct rfx_client *c, struct shard *s)
 	struct rfx_slot_ctl *sl;
 	uint64_t owner;
 
-	if (s->err)
-		return s->err;
+	int err = atomic_load_explicit(&s->err, memory_order_relaxed);
+
+	if (err)
+		return err;
 	if (atomic_load_explicit(&s->seg.hdr->generation, memory_order_relaxed) !=
 		    s->seg.generation ||
-	    atomic_load_explicit(&s->seg.hdr->magic, memory_order_relaxed) != RFX_SEG_MAGIC)
-		return s->err = RFX_EDEAD;
+	    atomic_load_explicit(&s->seg.hdr->magic, memory_order_relaxed) != RFX_SEG_MAGIC) {
+		atomic_store(&s->err, RFX_EDEAD);
+		return RFX_EDEAD;
+	}
 	sl = rfx_seg_slot(&s->seg, s->slot);
 	owner = atomic_load_explicit(&sl->owner, memory_order_acquire);
 	if (owner != s->owner || atomic_load_explicit(&sl->gen, memory_order_relaxed) !=
 					 s->slot_gen) {
 		(void)c;
-		return s->err = RFX_EDETACHED;
+		atomic_store(&s->err, RFX_EDETACHED);
+		return RFX_EDETACHED;
 	}
 	return 0;
 }
@@ -412,10 +431,10 @@ static int liveness(struct rfx_client *c)
 		atomic_store_explicit(&rfx_seg_slot(&s->seg, s->slot)->heartbeat_ns,
 				      (uint64_t)now, memory_order_relaxed);
 		hb = atomic_load_explicit(&s->seg.hdr->heartbeat_ns, memory_order_relaxed);
-		if (i == 0 && hb != c->hb_seen) {
-			c->hb_seen = hb;
-			c->hb_seen_ns = now;
-		} else if (now - c->hb_seen_ns > c->stale_ns &&
+		if (hb != s->hb_seen) {
+			s->hb_seen = hb;
+			s->hb_seen_ns = now;
+		} else if (now - s->hb_seen_ns > c->stale_ns &&
 			   !rfx_proc_alive(s->shard_pid, s->shard_start)) {
 			s->err = RFX_EDEAD;
 			return RFX_EDEAD;
@@ -424,7 +443,7 @@ static int liveness(struct rfx_client *c)
 	return 0;
 }
 
-static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
+static int dispatch(struct rfx_client *c, uint32_t si, const struct rfx_ring_rec *r,
 		    const struct rfx_handler *h, void *ctx)
 {
 	switch (r->type) {
@@ -444,7 +463,13 @@ static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
 		m.raw = (const char *)r->data + sizeof(d);
 		m.raw_len = r->len - (uint32_t)sizeof(d);
 		view(&m);
+		c->in_msg.owner = c;
+		c->in_msg.raw = m.raw;
+		c->in_msg.len = m.raw_len;
+		c->in_msg.state = 0;
+		m.internal = &c->in_msg;
 		h->on_message(ctx, &m);
+		c->in_msg.raw = NULL; /* getters outside the callback: -EINVAL */
 		return 0;
 	}
 	case RFX_REC_EVENT: {
@@ -481,7 +506,6 @@ static int dispatch(struct shard *s, uint32_t si, const struct rfx_ring_rec *r,
 		return 0;
 	}
 	default:
-		(void)s;
 		return RFX_EPROTO;
 	}
 }
@@ -506,7 +530,7 @@ int rfx_poll(struct rfx_client *c, const struct rfx_handler *h, void *ctx, unsig
 		if (rc < 0)
 			return rc;
 		while ((unsigned)total < max && (rc = rfx_ring_peek(&s->in, &r)) == 0) {
-			rc = dispatch(s, i, &r, h, ctx);
+			rc = dispatch(c, i, &r, h, ctx);
 			if (rc < 0)
 				break;
 			rfx_ring_consume(&s->in);
@@ -691,4 +715,95 @@ int rfx_send_end(struct rfx_client *c, uint64_t tag, unsigned flags)
 	}
 	c->typed = 0;
 	return rfx_send_commit(c, c->b.pos, tag, flags);
+}
+
+/* ---- inbound field getters: the codec's parser, run once per message ---- */
+
+static const struct rfx_msg *parsed_msg(const struct rfx_message *m, int *rc)
+{
+	struct parsed *p = m ? (struct parsed *)m->internal : NULL;
+
+	if (!p || !p->raw || p->raw != m->raw) {
+		*rc = -EINVAL;
+		return NULL;
+	}
+	if (p->state == 0) {
+		int n;
+
+		rfx_msg_init(&p->m, p->fields, MAX_FIELDS);
+		n = rfx_codec_parse(&p->m, p->raw, p->len, NULL);
+		p->state = n < 0 ? n : 1;
+	}
+	*rc = p->state < 0 ? p->state : 0;
+	return p->state < 0 ? NULL : &p->m;
+}
+
+int rfx_message_str(const struct rfx_message *m, uint32_t tag, const char **val, uint32_t *len)
+{
+	struct rfx_str v;
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!val || !len)
+		return -EINVAL;
+	rc = rfx_msg_get_str(pm, tag, &v);
+	if (rc < 0)
+		return rc;
+	*val = v.p;
+	*len = v.len;
+	return 0;
+}
+
+int rfx_message_int(const struct rfx_message *m, uint32_t tag, int64_t *out)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	return out ? rfx_msg_get_int(pm, tag, out) : -EINVAL;
+}
+
+int rfx_message_decimal(const struct rfx_message *m, uint32_t tag, int64_t *mantissa,
+			uint8_t *scale)
+{
+	struct rfx_decimal d;
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!mantissa || !scale)
+		return -EINVAL;
+	rc = rfx_msg_get_decimal(pm, tag, &d);
+	if (rc < 0)
+		return rc;
+	*mantissa = d.mantissa;
+	*scale = d.scale;
+	return 0;
+}
+
+int rfx_message_char(const struct rfx_message *m, uint32_t tag, char *out)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	return out ? rfx_msg_get_char(pm, tag, out) : -EINVAL;
+}
+
+int rfx_message_timestamp(const struct rfx_message *m, uint32_t tag, int64_t *ns)
+{
+	int rc;
+	const struct rfx_msg *pm = parsed_msg(m, &rc);
+
+	if (!pm)
+		return rc;
+	if (!ns)
+		return -EINVAL;
+	rc = rfx_msg_get_timestamp(pm, tag, ns);
+	return rc < 0 ? rc : 0;
 }

@@ -125,7 +125,25 @@ struct rfx_message {
 	uint32_t msg_type_len;
 	const char *body;
 	uint32_t body_len;
+	const void *internal;     /* for the rfx_message_* getters; do not touch */
 };
+
+/* Field getters for an inbound message, valid inside on_message only. The
+ * message is parsed by ringfix's codec on the first call (later calls reuse
+ * the index; data fields such as RawData(96) may hold SOH). First occurrence
+ * of `tag`. Return 0; RFX_ENOTFOUND; RFX_EFORMAT / RFX_ERANGE (the value is
+ * not of that type); a parse error (RFX_EBADTAG, RFX_EFORMAT, RFX_ETOOMANY:
+ * more than 1024 fields) if the message itself does not parse; -EINVAL (m
+ * not from rfx_poll). *val points into the message (not NUL-terminated).
+ * The polling thread; no system call, no allocation. */
+int rfx_message_str(const struct rfx_message *m, uint32_t tag, const char **val, uint32_t *len);
+int rfx_message_int(const struct rfx_message *m, uint32_t tag, int64_t *out);
+/* value = mantissa * 10^-scale */
+int rfx_message_decimal(const struct rfx_message *m, uint32_t tag, int64_t *mantissa,
+			uint8_t *scale);
+int rfx_message_char(const struct rfx_message *m, uint32_t tag, char *out);
+/* UTCTimestamp -> nanoseconds since the epoch */
+int rfx_message_timestamp(const struct rfx_message *m, uint32_t tag, int64_t *ns);
 
 struct rfx_event {
 	int session;

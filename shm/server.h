@@ -37,7 +37,8 @@ struct rfx_server_ops {
 	/* reason: 0 clean detach, RFX_EDEAD died, RFX_EPROTO misbehaved. */
 	void (*on_detach)(void *ctx, uint32_t client, int reason, const char *why);
 	/* Return 0 to accept (an RFX_EV_BOUND event is sent), < 0 to refuse
-	 * (RFX_EV_BIND_FAILED with that code). */
+	 * (RFX_EV_BIND_FAILED with that code). Start the replay after
+	 * rfx_server_poll returns, not from here, so BOUND comes first. */
 	int (*on_bind)(void *ctx, uint32_t client, uint32_t session, uint64_t replay_from);
 	void (*on_unbind)(void *ctx, uint32_t client, uint32_t session);
 	/* Return 0 when the message was taken, < 0 to report a send failure

@@ -90,6 +90,11 @@ uint64_t stress_records(uint64_t dflt)
 
 	if (e && *e)
 		return strtoull(e, NULL, 10);
+	return sanitizer_scaled(dflt);
+}
+
+uint64_t sanitizer_scaled(uint64_t dflt)
+{
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	return dflt / 8;
 #elif defined(__has_feature)

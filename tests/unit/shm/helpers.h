@@ -45,6 +45,8 @@ int check_record(const void *src, uint64_t seq, uint32_t len);
 /* Number of records for stress tests: $RFX_STRESS_RECORDS or `dflt`
  * (divided by 8 under sanitizers). */
 uint64_t stress_records(uint64_t dflt);
+/* `dflt`, divided by 8 under sanitizers (fixed-size tests). */
+uint64_t sanitizer_scaled(uint64_t dflt);
 
 /* Kill (SIGKILL) and reap a child; returns its wait status. */
 int kill_child(pid_t pid);

@@ -249,6 +249,7 @@ struct seen {
 	uint64_t tag;
 	char why[160];
 	int send_rc; /* what on_send returns */
+	int out_of_order;
 };
 
 static void s_attach(void *ctx, uint32_t client, pid_t pid)
@@ -291,6 +292,8 @@ static int s_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag,
 
 	(void)client;
 	(void)session;
+	if (s->sends > 0 && tag != s->tag + 1 && tag != 0)
+		s->out_of_order++;
 	s->sends++;
 	s->tag = tag;
 	s->body_len = len < sizeof(s->body) ? len : sizeof(s->body);
@@ -814,4 +817,147 @@ Test(client, typed_fields_build_the_body_in_the_ring, .timeout = 10)
 	cr_expect_eq(rfx_server_poll(srv, &sops, &sn, 64), 0);
 	cr_expect_eq(sn.sends, 1);
 	rfx_client_detach(c);
+}
+
+/* A client that scribbles on its slot header and ring headers: fields the
+ * shard never trusts (ring capacity) change nothing; an overwritten owner
+ * word detaches the client and its slot is reclaimed. */
+Test(client, scribbled_slot_header_detaches_only_that_client, .timeout = 10)
+{
+	struct rfx_client *a, *b;
+	struct seen sn = {0};
+	struct rfx_seg *seg;
+	int s;
+
+	start_server();
+	seg = rfx_server_seg(srv);
+	cr_assert_eq(rfx_client_attach(&a, inst, NULL), 0);
+	cr_assert_eq(rfx_client_attach(&b, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_assert_eq(sn.attach, 2);
+	s = rfx_bind(b, "FIX.4.4:ME->VENUE", 0);
+	cr_assert_geq(s, 0);
+	/* Slot 0 is a's: wreck its ring capacity field, then its owner word. */
+	((struct rfx_ring_shm *)rfx_seg_ring_to_shard(seg, 0))->capacity = 1ull << 40;
+	((struct rfx_ring_shm *)rfx_seg_ring_to_client(seg, 0))->capacity = 3;
+	rfx_server_poll(srv, &sops, &sn, 64);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_expect_eq(sn.detach, 0, "capacity lives in the shard's own memory");
+	atomic_store(&rfx_seg_slot(seg, 0)->owner, RFX_SLOT_OWNER(1, RFX_SLOT_ACTIVE));
+	rfx_server_reap(srv, &sops, &sn);
+	cr_expect_eq(sn.detach, 1);
+	cr_expect_eq(sn.detach_reason, RFX_EPROTO);
+	cr_expect_str_eq(sn.why, "slot owner overwritten");
+	cr_expect_eq(RFX_SLOT_STATE(atomic_load(&rfx_seg_slot(seg, 0)->owner)), RFX_SLOT_FREE);
+	cr_expect_eq(((struct rfx_ring_shm *)rfx_seg_ring_to_shard(seg, 0))->capacity,
+		     seg->ring_to_shard, "fresh rings");
+	/* b carries on */
+	cr_assert_eq(rfx_send(b, s, "35=D\x01", 5, 1, 0), 0);
+	rfx_server_poll(srv, &sops, &sn, 64);
+	cr_expect_eq(sn.sends, 1);
+	cr_expect_eq(rfx_poll(a, &chandler, &(struct got){0}, 8), RFX_EDETACHED);
+	rfx_client_detach(a);
+	rfx_client_detach(b);
+}
+
+/* Field getters on an inbound message (codec parser, lazily). */
+struct getters {
+	int calls;
+	int rc_str, rc_int, rc_dec, rc_char, rc_ts, rc_missing, rc_bad, rc_data;
+	char clordid[16];
+	int64_t seq, mant, ts;
+	uint8_t scale;
+	char side;
+	uint32_t data_len;
+};
+
+static void g_msg(void *ctx, const struct rfx_message *m)
+{
+	struct getters *g = ctx;
+	const char *v;
+	uint32_t n;
+	int64_t i;
+
+	g->calls++;
+	g->rc_str = rfx_message_str(m, 11, &v, &n);
+	if (g->rc_str == 0)
+		snprintf(g->clordid, sizeof(g->clordid), "%.*s", (int)n, v);
+	g->rc_int = rfx_message_int(m, 34, &g->seq);
+	g->rc_dec = rfx_message_decimal(m, 44, &g->mant, &g->scale);
+	g->rc_char = rfx_message_char(m, 54, &g->side);
+	g->rc_ts = rfx_message_timestamp(m, 52, &g->ts);
+	g->rc_missing = rfx_message_int(m, 9999, &i);
+	g->rc_bad = rfx_message_int(m, 11, &i);
+	g->rc_data = rfx_message_str(m, 96, &v, &g->data_len);
+}
+
+Test(client, inbound_field_getters, .timeout = 10)
+{
+	struct rfx_client *c;
+	struct seen sn = {0};
+	struct getters g = {0};
+	struct rfx_handler h = {.on_message = g_msg};
+	static const char raw[] = "8=FIX.4.4\x01" "9=89\x01" "35=8\x01" "34=12\x01"
+				  "49=V\x01" "52=20240102-03:04:05.678\x01" "56=ME\x01"
+				  "11=ord-1\x01" "44=101.25\x01" "54=2\x01"
+				  "95=5\x01" "96=a\x01" "b\x01" "c\x01" "10=000\x01";
+	int s;
+
+	start_server();
+	cr_assert_eq(rfx_client_attach(&c, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	s = rfx_bind(c, "FIX.4.4:ME->VENUE", 0);
+	cr_assert_geq(s, 0);
+	rfx_server_poll(srv, &sops, &sn, 64);
+	cr_assert_eq(rfx_server_deliver(srv, 0, 0, 12, 0, 0, raw, sizeof(raw) - 1), 0);
+	rfx_server_flush(srv);
+	cr_assert_eq(rfx_poll(c, &h, &g, 64), 2); /* BOUND event (no handler) + message */
+	cr_assert_eq(g.calls, 1);
+	cr_expect_eq(g.rc_str, 0);
+	cr_expect_str_eq(g.clordid, "ord-1");
+	cr_expect_eq(g.rc_int, 0);
+	cr_expect_eq(g.seq, 12);
+	cr_expect_eq(g.rc_dec, 0);
+	cr_expect_eq(g.mant, 10125);
+	cr_expect_eq(g.scale, 2);
+	cr_expect_eq(g.rc_char, 0);
+	cr_expect_eq(g.side, '2');
+	cr_expect_eq(g.rc_ts, 0);
+	cr_expect_eq(g.ts, 1704164645678000000ll);
+	cr_expect_eq(g.rc_missing, RFX_ENOTFOUND);
+	cr_expect_lt(g.rc_bad, 0, "ClOrdID is not an int");
+	cr_expect_eq(g.rc_data, 0);
+	cr_expect_eq(g.data_len, 5, "RawData(96) holds SOH");
+	rfx_client_detach(c);
+}
+
+/* SIGKILL a client process in the middle of a send stream, several times:
+ * the shard sees a gap-free prefix of its messages (never a torn one), then
+ * reaps it. */
+Test(client, client_killed_mid_stream_leaves_a_clean_prefix, .timeout = 60)
+{
+	for (int round = 0; round < 3; round++) {
+		struct seen sn = {0};
+		pid_t pid;
+
+		start_server();
+		pid = spawn_client(1 << 30, 0, 0);
+		int64_t until = mono_ns() + 5000000000;
+		while (sn.sends < 1000 * (round + 1) && mono_ns() < until) {
+			rfx_server_reap(srv, &sops, &sn);
+			rfx_server_poll(srv, &sops, &sn, 256);
+		}
+		kill_child(pid);
+		for (int i = 0; i < 1000 && sn.detach == 0; i++) {
+			rfx_server_reap(srv, &sops, &sn);
+			rfx_server_poll(srv, &sops, &sn, 256);
+		}
+		cr_expect_gt(sn.sends, 0);
+		cr_expect_eq(sn.out_of_order, 0);
+		cr_expect_eq(sn.tag, (uint64_t)sn.sends - 1, "tags 0..n-1, no gap");
+		cr_expect_eq(sn.detach, 1);
+		cr_expect_eq(sn.detach_reason, RFX_EDEAD);
+		rfx_server_free(srv);
+		srv = NULL;
+	}
 }

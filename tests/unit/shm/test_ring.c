@@ -539,7 +539,7 @@ Test(ring, scribbler_process_cannot_crash_consumer, .timeout = 60)
  * test would hang; the per-wait timeout turns that into a failure. */
 Test(ring, block_wait_never_loses_a_wakeup, .timeout = 120)
 {
-	uint64_t cap = 4096, rounds = stress_records(1000000) / 20;
+	uint64_t cap = 4096, rounds = sanitizer_scaled(50000);
 	struct guarded g2;
 	struct rfx_ring_producer p;
 	struct rfx_ring_consumer c;
@@ -689,10 +689,10 @@ static void threads_stream(uint64_t cap, uint32_t maxlen, uint64_t n,
 
 Test(ring, threads_stream_small_ring_yield, .timeout = 120)
 {
-	threads_stream(1024, 300, stress_records(1000000) / 10, RFX_WAIT_YIELD);
+	threads_stream(1024, 300, sanitizer_scaled(100000), RFX_WAIT_YIELD);
 }
 
 Test(ring, threads_stream_block_wait, .timeout = 120)
 {
-	threads_stream(4096, 1000, stress_records(1000000) / 20, RFX_WAIT_BLOCK);
+	threads_stream(4096, 1000, sanitizer_scaled(50000), RFX_WAIT_BLOCK);
 }

@@ -196,7 +196,7 @@ static void seqlock(void)
 
 int main(void)
 {
-	uint64_t n = stress_records(400000);
+	uint64_t n = sanitizer_scaled(400000);
 
 	stream(1024, 300, n, RFX_WAIT_YIELD);
 	stream(1 << 16, 2000, n, RFX_WAIT_BLOCK);
