@@ -13,9 +13,11 @@ struct command {
 	const char *summary;
 };
 
-/* One line per command. A command built on another branch (e.g. `echo` from
- * cli/cmd_echo.c) joins by declaring rfx_cli_<name> in cli/commands.h, adding its
- * source to cli/meson.build and one entry here. */
+/* One line per command, in alphabetical order. A command from another file
+ * joins with its line here once its source is in cli/meson.build and its
+ * function declared in cli/commands.h; for cli/cmd_echo.c that line is
+ *	{"echo", rfx_cli_echo, "attach to an instance and answer as the acceptance application"},
+ */
 static const struct command commands[] = {
 	{"config", rfx_cli_config, "check a settings file, explain its keys, encrypt a secret"},
 	{"decode", rfx_cli_decode, "print FIX messages one field per line with names and enums"},
