@@ -7,18 +7,22 @@
  *
  * Creates shards 0 and 1 of INSTANCE, publishes FIX.4.4:A->B (ACTIVE, next
  * out 12, next in 34) on shard 0 and FIX.4.2:A->C (DISCONNECTED, 1/1) on shard
- * 1, counts 5 messages in and 7 out on shard 0, prints "ready" and keeps the
- * segments until stdin closes; then removes them and exits 0.
+ * 1, counts 5 messages in and 7 out on shard 0, attaches itself as a client
+ * (libringfix, one slot per shard), prints "ready" and keeps the segments until
+ * stdin closes; then detaches, removes them and exits 0.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "engine/error.h"
+#include "shm/ringfix.h"
 #include "shm/server.h"
 
 int main(int argc, char **argv)
 {
 	struct rfx_server *srv[2] = {NULL, NULL};
+	struct rfx_server_ops ops = {0};
+	struct rfx_client *cl = NULL;
 	char buf[64];
 	int rc, idx;
 
@@ -53,6 +57,13 @@ int main(int argc, char **argv)
 	rfx_seg_count(rfx_server_seg(srv[0]), RFX_CTR_MSGS_OUT, 7);
 	rfx_server_heartbeat(srv[0], rfx_mono_ns());
 	rfx_server_heartbeat(srv[1], rfx_mono_ns());
+	rc = rfx_client_attach(&cl, argv[1], NULL);
+	if (rc < 0) {
+		fprintf(stderr, "cli_seg_fixture: attach to %s: %s\n", argv[1], rfx_strerror(rc));
+		goto out;
+	}
+	rfx_server_reap(srv[0], &ops, NULL);
+	rfx_server_reap(srv[1], &ops, NULL);
 	printf("ready\n");
 	fflush(stdout);
 	while (fgets(buf, sizeof(buf), stdin))
@@ -63,6 +74,7 @@ fail:
 	fprintf(stderr, "cli_seg_fixture: cannot add a session: %s\n", rfx_strerror(idx));
 	rc = -1;
 out:
+	rfx_client_detach(cl);
 	rfx_server_free(srv[1]);
 	rfx_server_free(srv[0]);
 	return rc < 0 ? 1 : 0;

@@ -38,7 +38,8 @@ try:
     t.expect("live instance", r, 0, out_has=(
         "instance %s: 2 shards" % inst, "shard 0: pid %d alive" % fx.pid,
         "FIX.4.4:A->B", "ACTIVE", "12", "34", "shard 1: pid %d alive" % fx.pid,
-        "FIX.4.2:A->C", "DISCONNECTED", "msgs_in=5", "msgs_out=7"))
+        "FIX.4.2:A->C", "DISCONNECTED", "msgs_in=5", "msgs_out=7",
+        "client slot 0: pid %d active" % fx.pid))
     code, out, err = r = t.run("status", "--instance", inst, "--json")
     t.expect("live instance --json", r, 0)
     try:
@@ -60,6 +61,9 @@ try:
                 s1["sessions"][0]["state"] == "DISCONNECTED", out)
         t.check("json: counters", s0["counters"]["msgs_in"] == 5 and
                 s0["counters"]["msgs_out"] == 7 and s1["counters"]["msgs_in"] == 0, out)
+        t.check("json: the fixture's client slot on both shards",
+                s0["clients"] == [{"slot": 0, "pid": fx.pid, "state": "active"}] and
+                s1["clients"] == s0["clients"], out)
 
     # A shard killed outright leaves its segment behind: status says it is not
     # running (pid and start time no longer match a live process).
