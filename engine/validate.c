@@ -215,7 +215,8 @@ struct walk {
 	const struct rfx_msg *m;
 	struct rfx_reject first;     /* first per-field error */
 	struct rfx_reject req_group; /* first required field missing in a group entry */
-	bool have_first, have_req_group;
+	struct rfx_reject in_group;  /* first per-field error inside group entries */
+	bool have_first, have_req_group, have_in_group;
 };
 
 static void note(struct rfx_reject *r, bool *have, int reason, uint32_t tag)
@@ -328,8 +329,20 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 		if (f[count_idx].p[0] == '-')
 			count = -count;
 	}
+	/* QuickFIX checks a field map's own fields (this NumInGroup count among
+	 * them) before the contents of its groups, and each entry's own fields
+	 * before that entry's groups (FIX50SP2 14i: a wrong count beats an enum
+	 * error inside an entry). So per entry, its fields' first error collects in
+	 * w->first and its nested groups' in w->in_group; the first entry with an
+	 * error gives this group's content error, which ranks below every error of
+	 * the enclosing level. */
+	struct rfx_reject outer = w->first, outer_in = w->in_group, content;
+	bool had_outer = w->have_first, had_outer_in = w->have_in_group, have_content = false;
+
 	(*i)++;
 	while (*i < n && f[*i].tag == g->delim_tag) {
+		w->have_first = false;
+		w->have_in_group = false;
 		uint32_t epoch = new_epoch(w->v);
 		entries++;
 		check_field(w, d, stamp, epoch, &f[*i], rfx_dict__field(d, f[*i].tag), true);
@@ -348,7 +361,17 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 		uint32_t miss = missing_required(d, stamp, epoch, g->set);
 		if (miss)
 			note(&w->req_group, &w->have_req_group, RFX_SRR_REQUIRED_TAG_MISSING, miss);
+		if (w->have_first)
+			note(&content, &have_content, w->first.reason, w->first.ref_tag);
+		else if (w->have_in_group)
+			note(&content, &have_content, w->in_group.reason, w->in_group.ref_tag);
 	}
+	w->first = outer;
+	w->have_first = had_outer;
+	w->in_group = outer_in;
+	w->have_in_group = had_outer_in;
+	if (have_content)
+		note(&w->in_group, &w->have_in_group, content.reason, content.ref_tag);
 	if (count_ok && count != (int64_t)entries)
 		note(&w->first, &w->have_first, RFX_SRR_INCORRECT_NUM_IN_GROUP, g->count_tag);
 }
@@ -442,6 +465,10 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	}
 	if (w.have_first) {
 		*rej = w.first;
+		return RFX_EREJECT;
+	}
+	if (w.have_in_group) {
+		*rej = w.in_group;
 		return RFX_EREJECT;
 	}
 	return 0;

@@ -519,6 +519,25 @@ Test(validate, group_count_16, .timeout = 10)
 	rfx_dict_free(d);
 }
 
+/* QuickFIX checks a field map's own fields, group counts among them, before
+ * the fields inside its groups (FIX50SP2 acceptance case 14i). */
+Test(validate, group_contents_rank_below_their_level, .timeout = 10)
+{
+	struct rfx_dict *d = mini();
+	struct rfx_validator *v = validator(d, RFX_VALIDATE_DEFAULT);
+
+	/* Wrong count (16) beats a bad value inside the entry (6). */
+	expect_reject(v, H "11=X|453=2|448=P|452=x|54=1|55=IBM|" T, 16, 453);
+	/* A bad value after the group, at the message level, beats it too. */
+	expect_reject(v, H "11=X|453=1|448=P|452=x|54=Z|55=IBM|" T, 5, 54);
+	/* Alone, the entry's error is reported. */
+	expect_reject(v, H "11=X|453=1|448=P|452=x|54=1|55=IBM|" T, 6, 452);
+	/* Nested: the inner count (16 on 802) beats an error in the inner entry. */
+	expect_reject(v, H "11=X|453=1|448=P|452=1|802=2|523=S|803=x|54=1|55=IBM|" T, 16, 802);
+	rfx_validator_free(v);
+	rfx_dict_free(d);
+}
+
 long noalloc_count(void); /* test_noalloc.c: the wrapped allocator's counter */
 
 Test(validate, many_messages_reuse_scratch_without_allocating, .timeout = 20)
