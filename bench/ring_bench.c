@@ -54,13 +54,25 @@ static void pin(int cpu)
 
 static void *shared(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* MAP_POPULATE: no first-touch page faults inside the measurements. */
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("ring_bench: mmap");
 		exit(1);
 	}
 	return p;
+}
+
+/* fork does not copy page tables of shared mappings: the child maps the
+ * pages in before it starts, so its first lap does not fault either. */
+static void prefault(const void *p, size_t n)
+{
+	const volatile uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i += 4096)
+		(void)b[i];
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -156,6 +168,9 @@ static void rt_child(void *arg)
 	struct rfx_ring_consumer c;
 	struct rfx_ring_producer p;
 
+	prefault(x->ping, rfx_ring_size(RING_CAP));
+	prefault(x->pong, rfx_ring_size(RING_CAP));
+	prefault(x->oneway, x->n * sizeof(int64_t));
 	if (rfx_ring_consumer_init(&c, x->ping, RING_CAP) ||
 	    rfx_ring_producer_init(&p, x->pong, RING_CAP, RFX_RING_NO_WAKE))
 		_exit(2);
@@ -234,6 +249,7 @@ static void tp_child(void *arg)
 	struct tp_ctx *x = arg;
 	struct rfx_ring_producer p;
 
+	prefault(x->ring, rfx_ring_size(RING_CAP));
 	if (rfx_ring_producer_init(&p, x->ring, RING_CAP, RFX_RING_NO_WAKE))
 		_exit(2);
 	for (uint64_t i = 0; i < x->n; i++) {
@@ -329,7 +345,7 @@ static const char *const mname[M_COUNT] = {
 
 int main(int argc, char **argv)
 {
-	int quick = 0, json = 0, runs = 5;
+	int quick = 0, json = 0, runs = 5, runs_given = 0;
 	uint64_t lat_n = 200000, tp_n = 20000000;
 	static const uint32_t sizes[4] = {64, 128, 256, 1024};
 
@@ -339,7 +355,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-			runs = atoi(argv[++i]);
+			runs = atoi(argv[++i]), runs_given = 1;
 		else if (!strcmp(argv[i], "--cpus") && i + 1 < argc &&
 			 sscanf(argv[++i], "%d,%d", &cpu_a, &cpu_b) == 2)
 			;
@@ -349,7 +365,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (quick) {
-		runs = 1;
+		if (!runs_given)
+			runs = 1;
 		lat_n = 2000;
 		tp_n = 100000;
 	}
