@@ -304,6 +304,10 @@ int main(int argc, char **argv)
 				logf_("shard %u: stopped (%s %d)", i,
 				      WIFSIGNALED(status) ? "signal" : "status",
 				      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				/* A shard that could not stop cleanly (crash, sanitizer
+				 * report) makes the whole stop unclean. */
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					exit_code = 1;
 				sh[i].pid = 0;
 			} else {
 				alive++;

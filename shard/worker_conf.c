@@ -40,6 +40,48 @@ static const char *appl_ver_code(const char *v)
 	return v;
 }
 
+/* The session's schedule (QuickFIX: StartTime/EndTime[/StartDay/EndDay] in
+ * TimeZone, or NonStopSession). Returns 0 or RFX_ECONFIG with err set. */
+static int schedule_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o,
+			 char *err, size_t errlen)
+{
+	struct rfx_schedule *sc = &o->sched;
+	memset(sc, 0, sizeof(*sc));
+	sc->start_day = sc->end_day = -1;
+	if (ss->non_stop_session) {
+		sc->non_stop = true;
+	} else if (ss->start_time >= 0 && ss->end_time >= 0) {
+		sc->start_time = ss->start_time;
+		sc->end_time = ss->end_time;
+		if (ss->start_day >= 0 && ss->end_day >= 0) {
+			sc->start_day = ss->start_day;
+			sc->end_day = ss->end_day;
+		}
+	} else {
+		return 0; /* no schedule given: always in session */
+	}
+	if (ss->use_local_time) {
+		snprintf(err, errlen, "session %s (line %u): UseLocalTime=Y is not supported; "
+			 "name the zone with TimeZone= instead", ss->id, ss->line);
+		return RFX_ECONFIG;
+	}
+	if (ss->time_zone[0]) {
+		int rc = rfx_tz_load(&o->tz, ss->time_zone);
+		if (rc < 0) {
+			snprintf(err, errlen, "session %s (line %u): TimeZone=%s: %s", ss->id,
+				 ss->line, ss->time_zone, rfx_strerror(rc));
+			return RFX_ECONFIG;
+		}
+		sc->tz = &o->tz;
+	}
+	if (rfx_schedule_check(sc) < 0) {
+		snprintf(err, errlen, "session %s (line %u): invalid schedule", ss->id, ss->line);
+		return RFX_ECONFIG;
+	}
+	o->cfg.schedule = sc;
+	return 0;
+}
+
 static void session_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o)
 {
 	struct rfx_session_config *c = &o->cfg;
@@ -126,6 +168,11 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 			return RFX_ECONFIG;
 		}
 		session_conf(&s->sessions[i], &c->sessions[i]);
+		int rc = schedule_conf(&s->sessions[i], &c->sessions[i], err, errlen);
+		if (rc < 0) {
+			rfx_worker_conf_free(c);
+			return rc;
+		}
 	}
 	c->nsessions = s->nsessions;
 	*out = c;

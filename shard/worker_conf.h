@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/schedule.h"
 #include "engine/session.h"
+#include "engine/tz.h"
 
 #define RFX_WK_ID_MAX 64        /* shm directory limit, incl. NUL */
 #define RFX_WK_HOST_MAX 256
@@ -37,6 +39,9 @@ struct rfx_worker_session_conf {
 	char transport_dict[RFX_WK_PATH_MAX]; /* FIX.4.x: both the same file */
 	char app_dict[RFX_WK_PATH_MAX];
 	unsigned validate_flags;
+	/* cfg.schedule points at sched (NULL: always in session). */
+	struct rfx_schedule sched;
+	struct rfx_tz tz;
 };
 
 struct rfx_worker_conf {
