@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -266,8 +267,60 @@ Test(engine, initiator_acceptor_order_flow_logout, .timeout = 60)
 	order_flow(c, h, &s, 100);
 	cr_expect_eq(s.orders_back, 100);
 	rfx_client_detach(c);
+	cr_expect_eq(stop(e.bank_pid), 0, "bank ringfixd exit status");
+	e.bank_pid = 0;
+	/* SIGTERM ran the Logout handshake: the venue saw the session end. */
+	char log[512];
+	snprintf(log, sizeof(log), "%s/venue.log", e.dir);
+	wait_log(log, "FIX.4.4:VENUE->BANK: logout", 5000);
 	finish(&e);
-	/* Both sides logged out on SIGTERM (the Logout handshake ran). */
+}
+
+static int connect_port(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_fix(int fd, const char *begin, const char *body)
+{
+	char msg[1024];
+	int n = snprintf(msg, sizeof(msg), "8=%s\0019=%zu\001%s", begin, strlen(body), body);
+	unsigned sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += (unsigned char)msg[i];
+	n += snprintf(msg + n, sizeof(msg) - (size_t)n, "10=%03u\001", sum % 256);
+	cr_assert_eq(write(fd, msg, (size_t)n), n);
+}
+
+/* The acceptor's allow-list: a Logon for a session it does not have is
+ * dropped without a word; garbage is ignored; the shard keeps serving. */
+Test(engine, unknown_session_and_garbage_are_refused, .timeout = 60)
+{
+	struct env e = {0};
+	struct strat s = {0};
+	struct rfx_client *c = NULL;
+	char buf[256];
+	start(&e);
+	int fd = connect_port(e.port);
+	send_fix(fd, "FIX.4.4", "35=A\00134=1\00149=INTRUDER\00152=20260101-00:00:00\001"
+		 "56=VENUE\00198=0\001108=30\001");
+	cr_expect_eq(read(fd, buf, sizeof(buf)), 0, "expected a silent close");
+	close(fd);
+	fd = connect_port(e.port);
+	const char junk[] = "\x01\x02garbage 8=FIX.4.4\0019=abc\001 more garbage\n";
+	cr_assert_eq(write(fd, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+	close(fd);
+	/* The real session is still served. */
+	int h = attach_logged_on(&e, &c, &s);
+	order_flow(c, h, &s, 5);
+	rfx_client_detach(c);
+	finish(&e);
 }
 
 Test(engine, shard_sigkill_restarts_and_sequence_continues, .timeout = 90)
