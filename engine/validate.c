@@ -307,6 +307,7 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 	uint32_t n = w->m->nfields, count_idx = *i, entries = 0;
 	int64_t count = 0;
 	bool count_ok = fmt_int(f[count_idx].p, f[count_idx].len);
+	bool had_first = w->have_first;
 
 	if (count_ok) {
 		count = 0;
@@ -336,8 +337,14 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 		if (miss)
 			note(&w->req_group, &w->have_req_group, RFX_SRR_REQUIRED_TAG_MISSING, miss);
 	}
-	if (count_ok && count != (int64_t)entries)
+	/* QuickFIX checks a NumInGroup count with its field map, before it
+	 * walks the group's entries: a wrong count outranks what the entries
+	 * hold (acceptance 14i on FIX.5.0SP2, where an entry also carries an
+	 * enum value the dictionary does not list). */
+	if (count_ok && count != (int64_t)entries) {
+		w->have_first = had_first;
 		note(&w->first, &w->have_first, RFX_SRR_INCORRECT_NUM_IN_GROUP, g->count_tag);
+	}
 }
 
 static int reject(struct rfx_reject *rej, int reason, uint32_t tag)
