@@ -20,8 +20,7 @@ enum { RFX_CLI_OK = 0, RFX_CLI_FAIL = 1, RFX_CLI_USAGE = 2 };
 int rfx_cli_decode(int argc, char **argv);
 int rfx_cli_config(int argc, char **argv);
 int rfx_cli_status(int argc, char **argv);
-/* cli/cmd_echo.c (the acceptance application, branch `worker`); joins the
- * table in cli/ringfix.c with one line once that file is in cli/meson.build. */
+/* The acceptance application of ../shared/conformance as a libringfix client. */
 int rfx_cli_echo(int argc, char **argv);
 
 /* Helpers shared by the commands (cli/util.c). */

@@ -13,14 +13,11 @@ struct command {
 	const char *summary;
 };
 
-/* One line per command, in alphabetical order. A command from another file
- * joins with its line here once its source is in cli/meson.build and its
- * function declared in cli/commands.h; for cli/cmd_echo.c that line is
- *	{"echo", rfx_cli_echo, "attach to an instance and answer as the acceptance application"},
- */
+/* One line per command, in alphabetical order. */
 static const struct command commands[] = {
 	{"config", rfx_cli_config, "check a settings file, explain its keys, encrypt a secret"},
 	{"decode", rfx_cli_decode, "print FIX messages one field per line with names and enums"},
+	{"echo", rfx_cli_echo, "attach to an instance and answer as the acceptance application"},
 	{"status", rfx_cli_status, "shards, sessions and counters of a running instance"},
 };
 

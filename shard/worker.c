@@ -1,0 +1,1238 @@
+/*
+ * The shard worker: glue between the loop (sockets, timers), the session
+ * machines, the LMDB store and the client rings.
+ *
+ * Per loop turn: socket completions frame bytes into messages for the
+ * sessions (their output goes straight into the socket's send buffer, their
+ * store writes into one batch); due session timers fire; then on_turn polls
+ * the client rings (application messages -> rfx_session_send_app), commits
+ * the store batch (group commit), resumes paused deliveries from the store,
+ * publishes the directory and flushes the client rings.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "engine/codec.h"
+#include "engine/dictionary.h"
+#include "engine/error.h"
+#include "engine/session.h"
+#include "shard/conn.h"
+#include "shard/loop.h"
+#include "shard/timer_wheel.h"
+#include "shard/worker.h"
+#include "shard/worker_conf.h"
+#include "shard/worker_shm.h"
+#include "store/lmdb_store.h"
+
+#define NS 1000000000LL
+#define TX_CAP (1u << 20)         /* per-connection send buffer */
+#define RX_CAP (1u << 20)         /* per-connection reassembly buffer */
+#define OUT_CAP (64u << 10)       /* largest outbound message */
+#define QUEUE_CAP (256u << 10)    /* messages held while a gap fills */
+#define MAX_FIELDS 2048u
+#define UNBOUND_TIMEOUT (10 * NS) /* an accepted socket must send its Logon */
+#define CLOSE_GRACE (2 * NS)      /* flush after a session's disconnect */
+#define REAP_EVERY (10 * 1000000LL)
+#define POLL_BUDGET 256u
+#define MAX_DICTS 64
+
+struct worker;
+struct wconn;
+
+struct wsess {
+	struct worker *w;
+	uint32_t idx;                 /* directory index in the segment */
+	const struct rfx_worker_session_conf *sc;
+	struct rfx_session s;
+	bool inited;
+	char *out, *queue;
+	struct rfx_session_field *fields;
+	struct rfx_validator *validator;
+	struct rfx_store_session *ss;
+	struct wconn *conn;           /* bound connection */
+	struct rfx_timer timer;       /* session machine deadline */
+	bool dirty;                   /* had input: re-arm timer, publish state */
+	int client;                   /* bound client slot, -1 none */
+	/* Delivery to the client paused (ring full or replay): resume from
+	 * deliver_next out of the store. */
+	bool backlog;
+	uint64_t deliver_next;
+	uint64_t replay_until;        /* seqs below were replays at bind time */
+	/* Initiator. */
+	unsigned endpoint;
+	struct rfx_timer reconnect;
+	struct wconn *pending;        /* connecting */
+};
+
+struct wconn {
+	struct rfx_conn c;
+	struct worker *w;
+	struct wsess *s;
+	struct wsess *initiator;      /* the session connecting this socket */
+	struct rfx_timer timer;       /* logon wait / close grace */
+	uint8_t *tx;
+	char *rx;
+	uint32_t rxlen;
+	bool used;
+	bool dropped;                 /* closed by us; ignore further bytes */
+};
+
+struct wlisten {
+	struct rfx_conn c;
+	struct worker *w;
+	char addr[RFX_WK_HOST_MAX];
+	uint16_t port;
+};
+
+struct worker {
+	const struct rfx_worker_conf *conf;
+	unsigned shard;
+	rfx_worker_log_fn log;
+	void *log_ctx;
+	struct rfx_loop *loop;
+	struct rfx_store *store;
+	bool batch_open;
+	bool store_failed;
+	struct rfx_server *srv;
+	struct wsess *sess;
+	unsigned nsess;
+	struct wconn *conns;
+	unsigned nconns;
+	struct wlisten *listeners;
+	unsigned nlisteners;
+	struct rfx_dict *dicts[MAX_DICTS];
+	char *dict_paths[MAX_DICTS];
+	unsigned ndicts;
+	struct rfx_field cfields[MAX_FIELDS];
+	char *scratch;                /* copy of a client's body */
+	int64_t now;                  /* CLOCK_REALTIME of the turn */
+	uint64_t mono;
+	uint64_t last_reap;
+	bool stopping;
+	uint64_t stop_deadline;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+
+void rfx_worker_request_stop(void)
+{
+	stop_requested = 1;
+}
+
+static void wlog(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void wlog(struct worker *w, const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "shard %u: ", w->shard);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (w->log)
+		w->log(w->log_ctx, line);
+}
+
+static void clock_now(struct worker *w)
+{
+	w->now = (int64_t)rfx_loop_now_real(w->loop);
+	w->mono = rfx_loop_now_mono(w->loop);
+}
+
+/* ------------------------------------------------------------------ store */
+
+static int batch(struct worker *w)
+{
+	if (w->batch_open)
+		return 0;
+	int rc = rfx_store_begin(w->store);
+	if (rc == 0)
+		w->batch_open = true;
+	return rc;
+}
+
+static int commit(struct worker *w)
+{
+	if (!w->batch_open)
+		return 0;
+	w->batch_open = false;
+	int rc = rfx_store_commit(w->store);
+	if (rc < 0 && !w->store_failed) {
+		w->store_failed = true;
+		wlog(w, "store commit failed: %s (%s); logging sessions out", rfx_strerror(rc),
+		     rfx_store_errmsg(w->store));
+	}
+	return rc;
+}
+
+/* A failed append aborts the whole batch (store/lmdb_store.h). */
+static int store_failed(struct worker *w, int rc)
+{
+	if (rc != -EEXIST && rc != RFX_ETOOBIG)
+		w->batch_open = false;
+	if (!w->store_failed) {
+		w->store_failed = true;
+		wlog(w, "store write failed: %s (%s); logging sessions out", rfx_strerror(rc),
+		     rfx_store_errmsg(w->store));
+	}
+	return rc;
+}
+
+static int op_get_seqs(void *ctx, uint64_t *ns, uint64_t *nt)
+{
+	struct wsess *se = ctx;
+	struct rfx_store_record r;
+	rfx_store_session_get(se->ss, &r);
+	*ns = r.next_sender_seq;
+	*nt = r.next_target_seq;
+	return 0;
+}
+
+static int op_set_seqs(void *ctx, uint64_t ns, uint64_t nt)
+{
+	struct wsess *se = ctx;
+	int rc = batch(se->w);
+	if (rc == 0)
+		rc = rfx_store_session_set(se->w->store, se->ss, ns, nt);
+	return rc < 0 ? store_failed(se->w, rc) : 0;
+}
+
+static int op_put(void *ctx, uint64_t seq, const char *msg, size_t len)
+{
+	struct wsess *se = ctx;
+	if (!se->sc->persist_messages)
+		return 0;
+	int rc = batch(se->w);
+	if (rc == 0)
+		rc = rfx_store_append(se->w->store, se->ss, RFX_STORE_OUT, seq, msg, len);
+	return rc < 0 ? store_failed(se->w, rc) : 0;
+}
+
+static int op_range(void *ctx, uint64_t begin, uint64_t end, rfx_session_stored_fn fn, void *it)
+{
+	struct wsess *se = ctx;
+	struct rfx_store_iter iter;
+	struct rfx_store_msg m;
+	/* The iterator reads committed data: this turn's sends must be in. */
+	int rc = commit(se->w);
+	if (rc < 0)
+		return rc;
+	rc = rfx_store_iter_open(se->w->store, se->ss, RFX_STORE_OUT, begin, end, &iter);
+	if (rc < 0)
+		return rc;
+	while ((rc = rfx_store_iter_next(&iter, &m)) == 1)
+		if (fn(it, m.seq, m.data, m.len))
+			break;
+	rfx_store_iter_close(&iter);
+	return rc < 0 ? rc : 0;
+}
+
+static int op_reset(void *ctx)
+{
+	struct wsess *se = ctx;
+	int rc = batch(se->w);
+	if (rc == 0)
+		rc = rfx_store_session_reset(se->w->store, se->ss, se->w->now);
+	/* Messages of the old period are not for the client any more. */
+	se->backlog = false;
+	return rc < 0 ? store_failed(se->w, rc) : 0;
+}
+
+/* ------------------------------------------------------------ validation */
+
+/* The session's validate hook on the dictionary validator (as the
+ * in-process conformance replay does): reparse with the codec and translate
+ * the verdict. Tags the codec refuses outright ("-1", "0") are what QuickFIX
+ * rejects as invalid tag numbers (reason 0). */
+static int op_validate(void *ctx, const struct rfx_session_msg *m, struct rfx_session_reject *rej)
+{
+	struct wsess *se = ctx;
+	struct rfx_msg cm;
+	struct rfx_reject r;
+	rfx_msg_init(&cm, se->w->cfields, MAX_FIELDS);
+	int rc = rfx_codec_parse(&cm, m->buf, m->len, NULL);
+	if (rc == RFX_EBADTAG) {
+		for (uint32_t i = 0; i < m->nfields; i++)
+			if (m->fields[i].tag <= 0) {
+				rej->reason = 0;
+				rej->ref_tag = m->fields[i].tag;
+				rej->text = NULL;
+				return 1;
+			}
+	}
+	if (rc < 0)
+		return 0;
+	if (rfx_validator_check(se->validator, &cm, &r) == 0)
+		return 0;
+	rej->reason = r.reason;
+	rej->ref_tag = (int32_t)r.ref_tag;
+	rej->text = r.text;
+	return 1;
+}
+
+static struct rfx_dict *dict_get(struct worker *w, const char *path)
+{
+	for (unsigned i = 0; i < w->ndicts; i++)
+		if (strcmp(w->dict_paths[i], path) == 0)
+			return w->dicts[i];
+	if (w->ndicts == MAX_DICTS)
+		return NULL;
+	struct rfx_dict *d = NULL;
+	struct rfx_dict_error err;
+	int rc = rfx_dict_load(path, &d, &err);
+	if (rc < 0) {
+		wlog(w, "dictionary %s: %s", path, err.text);
+		return NULL;
+	}
+	w->dict_paths[w->ndicts] = strdup(path);
+	w->dicts[w->ndicts++] = d;
+	return d;
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void conn_closed(struct rfx_conn *c, int reason);
+static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n);
+static void conn_connected(struct rfx_conn *c, int result);
+static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd);
+
+static const struct rfx_conn_ops conn_ops = {
+	.on_connect = conn_connected,
+	.on_data = conn_data,
+	.on_closed = conn_closed,
+};
+
+static const struct rfx_conn_ops listen_ops = {
+	.on_accept = listener_accept,
+};
+
+static void conn_timer(struct rfx_timer *t, uint64_t now, void *arg)
+{
+	struct wconn *wc = arg;
+	(void)t;
+	(void)now;
+	if (rfx_conn_state(&wc->c) == RFX_CONN_OPEN || rfx_conn_state(&wc->c) == RFX_CONN_CLOSING)
+		rfx_conn_close(&wc->c, -ETIMEDOUT);
+}
+
+static struct wconn *conn_get(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nconns; i++) {
+		struct wconn *wc = &w->conns[i];
+		if (!wc->used) {
+			wc->used = true;
+			wc->s = NULL;
+			wc->initiator = NULL;
+			wc->rxlen = 0;
+			wc->dropped = false;
+			rfx_conn_init(&wc->c, &conn_ops, wc, wc->tx, TX_CAP);
+			rfx_timer_init(&wc->timer, conn_timer, wc);
+			return wc;
+		}
+	}
+	return NULL;
+}
+
+static void conn_put(struct wconn *wc)
+{
+	rfx_timer_wheel_cancel(rfx_loop_timers(wc->w->loop), &wc->timer);
+	wc->used = false;
+}
+
+static void conn_arm(struct wconn *wc, int64_t after)
+{
+	struct rfx_timer_wheel *tw = rfx_loop_timers(wc->w->loop);
+	rfx_timer_wheel_cancel(tw, &wc->timer);
+	rfx_timer_wheel_add(tw, &wc->timer, wc->w->mono + (uint64_t)after);
+}
+
+static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd)
+{
+	struct wlisten *wl = l->user;
+	struct worker *w = wl->w;
+	(void)fd;
+	if (w->stopping)
+		return NULL;
+	struct wconn *wc = conn_get(w);
+	if (!wc) {
+		wlog(w, "port %u: connection refused, no free connection slot", wl->port);
+		return NULL;
+	}
+	clock_now(w);
+	conn_arm(wc, UNBOUND_TIMEOUT);
+	return &wc->c;
+}
+
+static void sess_dirty(struct wsess *se)
+{
+	se->dirty = true;
+}
+
+/* Find the value of `tag` in a framed message (raw bytes). */
+static bool raw_get(const char *p, size_t len, const char *tag, const char **v, size_t *vl)
+{
+	size_t tl = strlen(tag);
+	size_t i = 0;
+	while (i < len) {
+		const char *e = memchr(p + i, RFX_SOH, len - i);
+		if (!e)
+			return false;
+		size_t fl = (size_t)(e - (p + i));
+		if (fl > tl && memcmp(p + i, tag, tl) == 0 && p[i + tl] == '=') {
+			*v = p + i + tl + 1;
+			*vl = fl - tl - 1;
+			return true;
+		}
+		i += fl + 1;
+	}
+	return false;
+}
+
+static bool raw_eq(const char *p, size_t len, const char *tag, const char *want)
+{
+	const char *v;
+	size_t vl;
+	return raw_get(p, len, tag, &v, &vl) && vl == strlen(want) && memcmp(v, want, vl) == 0;
+}
+
+/* Acceptor: the first message names the session by BeginString and the
+ * CompIDs, seen from our side (their Sender is our Target). Unknown
+ * sessions are the allow-list's refusals; a session already connected
+ * refuses a second connection (acceptance 1b_DuplicateIdentity). */
+static struct wsess *acceptor_bind(struct worker *w, const char *msg, size_t len)
+{
+	for (unsigned i = 0; i < w->nsess; i++) {
+		struct wsess *se = &w->sess[i];
+		const struct rfx_session_config *cf = &se->sc->cfg;
+		if (!se->sc->acceptor)
+			continue;
+		if (raw_eq(msg, len, "8", cf->begin_string) &&
+		    raw_eq(msg, len, "49", cf->target_comp_id) &&
+		    raw_eq(msg, len, "56", cf->sender_comp_id))
+			return se;
+	}
+	return NULL;
+}
+
+static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
+{
+	struct worker *w = wc->w;
+	rfx_wk_shm_count(w->srv, RFX_WK_CTR_MSGS_IN, 1);
+	rfx_wk_shm_count(w->srv, RFX_WK_CTR_BYTES_IN, len);
+	if (!wc->s) {
+		struct wsess *se = acceptor_bind(w, msg, len);
+		if (!se || se->conn || rfx_session_state(&se->s) != RFX_SESSION_DISCONNECTED) {
+			wlog(w, "connection refused: %s", !se ? "unknown session" :
+			     "session already connected");
+			wc->dropped = true;
+			rfx_conn_close(&wc->c, 0);
+			return;
+		}
+		rfx_timer_wheel_cancel(rfx_loop_timers(w->loop), &wc->timer);
+		wc->s = se;
+		se->conn = wc;
+		sess_dirty(se);
+		rfx_session_on_connect(&se->s, w->now);
+	}
+	struct wsess *se = wc->s;
+	sess_dirty(se);
+	rfx_session_on_message(&se->s, msg, len, w->now);
+}
+
+/* QuickFIX's framing: "8=" ... "9=" length, skip that many bytes, then up to
+ * the SOH after "<SOH>10=". A wrong BodyLength thus swallows or splits
+ * messages exactly as it does against QuickFIX (the acceptance suite relies
+ * on it); the session then treats what arrives as garbled. */
+static void frame(struct wconn *wc)
+{
+	while (!wc->dropped && rfx_conn_state(&wc->c) == RFX_CONN_OPEN) {
+		char *p = wc->rx;
+		uint32_t n = wc->rxlen;
+		const char *b = memmem(p, n, "8=", 2);
+		if (!b) {
+			/* Keep a trailing '8' that may start the next message. */
+			uint32_t keep = n && p[n - 1] == '8' ? 1 : 0;
+			memmove(p, p + n - keep, keep);
+			wc->rxlen = keep;
+			return;
+		}
+		if (b != p) {
+			memmove(p, b, n - (uint32_t)(b - p));
+			wc->rxlen = n -= (uint32_t)(b - p);
+		}
+		const char *l = memmem(p, n, "\0019=", 3);
+		if (!l)
+			return;
+		const char *le = memchr(l + 3, RFX_SOH, n - (size_t)(l + 3 - p));
+		if (!le)
+			return;
+		uint64_t length = 0;
+		bool ok = le > l + 3 && le - (l + 3) <= 9;
+		for (const char *q = l + 3; q < le && ok; q++) {
+			if (*q < '0' || *q > '9')
+				ok = false;
+			else
+				length = length * 10 + (uint64_t)(*q - '0');
+		}
+		if (!ok) {
+			wc->rxlen = 0;
+			return;
+		}
+		uint64_t pos = (uint64_t)(le + 1 - p) + length;
+		if (pos > RX_CAP) {
+			/* Cannot be a message we would ever accept: resync. */
+			memmove(p, p + 2, n - 2);
+			wc->rxlen -= 2;
+			continue;
+		}
+		if (n < pos)
+			return;
+		const char *ck = memmem(p + pos - 1, n - (pos - 1), "\00110=", 4);
+		if (!ck)
+			return;
+		const char *end = memchr(ck + 4, RFX_SOH, n - (size_t)(ck + 4 - p));
+		if (!end)
+			return;
+		size_t mlen = (size_t)(end + 1 - p);
+		/* The session needs the bytes only during the call; copy them out
+		 * of the reassembly buffer so it can be compacted afterwards. */
+		char *msg = wc->w->scratch;
+		memcpy(msg, p, mlen);
+		memmove(p, p + mlen, n - mlen);
+		wc->rxlen = n - (uint32_t)mlen;
+		deliver_msg(wc, msg, mlen);
+	}
+}
+
+static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
+{
+	struct wconn *wc = c->user;
+	struct worker *w = wc->w;
+	if (wc->dropped)
+		return;
+	clock_now(w);
+	while (n) {
+		uint32_t room = RX_CAP - wc->rxlen;
+		uint32_t k = n < room ? n : room;
+		memcpy(wc->rx + wc->rxlen, p, k);
+		wc->rxlen += k;
+		p += k;
+		n -= k;
+		frame(wc);
+		if (wc->dropped)
+			return;
+		if (wc->rxlen == RX_CAP) {
+			wlog(w, "connection closed: %u bytes without a complete message", RX_CAP);
+			wc->dropped = true;
+			rfx_conn_close(c, -EMSGSIZE);
+			return;
+		}
+	}
+}
+
+static void initiator_schedule(struct wsess *se, int64_t after);
+
+static void conn_closed(struct rfx_conn *c, int reason)
+{
+	struct wconn *wc = c->user;
+	struct worker *w = wc->w;
+	struct wsess *se = wc->s;
+	clock_now(w);
+	if (se) {
+		wc->s = NULL;
+		se->conn = NULL;
+		rfx_session_on_disconnect(&se->s, w->now);
+		sess_dirty(se);
+		if (reason != 0 && reason != RFX_EPEERCLOSED)
+			wlog(w, "%s: connection lost: %s", se->sc->id, rfx_strerror(reason));
+	}
+	struct wsess *ini = wc->initiator;
+	conn_put(wc);
+	if (ini && !w->stopping) {
+		ini->pending = NULL;
+		initiator_schedule(ini, (int64_t)ini->sc->reconnect_interval * NS);
+	} else if (ini) {
+		ini->pending = NULL;
+	}
+}
+
+/* ------------------------------------------------------------ initiators */
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, socklen_t *len)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	struct addrinfo *res = NULL;
+	char ps[8];
+	snprintf(ps, sizeof(ps), "%u", port);
+	if (getaddrinfo(host[0] ? host : NULL, ps, &hints, &res) != 0 || !res)
+		return -EHOSTUNREACH;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void conn_connected(struct rfx_conn *c, int result)
+{
+	struct wconn *wc = c->user;
+	struct worker *w = wc->w;
+	struct wsess *se = wc->initiator;
+	clock_now(w);
+	if (result < 0) {
+		const struct rfx_worker_endpoint *ep = &se->sc->connect[se->endpoint];
+		wlog(w, "%s: connect to %s:%u failed: %s", se->sc->id, ep->host, ep->port,
+		     rfx_strerror(result));
+		conn_put(wc);
+		se->pending = NULL;
+		/* Next attempt goes to the next failover host. */
+		se->endpoint = (se->endpoint + 1) % (se->sc->nconnect ? se->sc->nconnect : 1);
+		if (!w->stopping)
+			initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
+		return;
+	}
+	wlog(w, "%s: connected to %s:%u", se->sc->id, se->sc->connect[se->endpoint].host,
+	     se->sc->connect[se->endpoint].port);
+	wc->s = se;
+	se->conn = wc;
+	sess_dirty(se);
+	rfx_session_on_connect(&se->s, w->now);
+}
+
+static void initiator_connect(struct rfx_timer *t, uint64_t now, void *arg)
+{
+	struct wsess *se = arg;
+	struct worker *w = se->w;
+	(void)t;
+	(void)now;
+	if (w->stopping || se->conn || se->pending || !se->sc->nconnect)
+		return;
+	clock_now(w);
+	const struct rfx_worker_endpoint *ep = &se->sc->connect[se->endpoint];
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int rc = resolve(ep->host, ep->port, &sa, &len);
+	struct wconn *wc = rc == 0 ? conn_get(w) : NULL;
+	if (wc) {
+		wc->initiator = se;
+		rc = rfx_conn_connect(w->loop, &wc->c, (struct sockaddr *)&sa, len,
+				      (uint64_t)se->s.cfg.logon_timeout * NS);
+		if (rc == 0) {
+			se->pending = wc;
+			return;
+		}
+		conn_put(wc);
+	} else if (rc == 0) {
+		rc = RFX_ECONNLIMIT;
+	}
+	wlog(w, "%s: cannot connect to %s:%u: %s", se->sc->id, ep->host, ep->port,
+	     rfx_strerror(rc));
+	se->endpoint = (se->endpoint + 1) % se->sc->nconnect;
+	initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
+}
+
+static void initiator_schedule(struct wsess *se, int64_t after)
+{
+	struct rfx_timer_wheel *tw = rfx_loop_timers(se->w->loop);
+	rfx_timer_wheel_cancel(tw, &se->reconnect);
+	rfx_timer_wheel_add(tw, &se->reconnect, se->w->mono + (uint64_t)after);
+}
+
+/* --------------------------------------------------------- session output */
+
+static int op_send(void *ctx, const char *buf, size_t len)
+{
+	struct wsess *se = ctx;
+	if (!se->conn)
+		return -ENOTCONN;
+	int rc = rfx_conn_send(&se->conn->c, buf, (uint32_t)len);
+	if (rc == 0) {
+		rfx_wk_shm_count(se->w->srv, RFX_WK_CTR_MSGS_OUT, 1);
+		rfx_wk_shm_count(se->w->srv, RFX_WK_CTR_BYTES_OUT, len);
+	}
+	return rc;
+}
+
+static void op_disconnect(void *ctx)
+{
+	struct wsess *se = ctx;
+	struct wconn *wc = se->conn;
+	if (!wc)
+		return;
+	se->conn = NULL;
+	wc->s = NULL;
+	wc->dropped = true;
+	sess_dirty(se);
+	/* Let a Logout leave first, but never wait forever on a peer that
+	 * does not read. */
+	rfx_conn_close_flush(&wc->c, 0);
+	conn_arm(wc, CLOSE_GRACE);
+}
+
+static void to_client_event(struct wsess *se, uint32_t ev, int32_t code, uint64_t seq,
+			    const char *text)
+{
+	if (se->client >= 0)
+		rfx_server_event(se->w->srv, (uint32_t)se->client, se->idx, ev, code, seq, text);
+}
+
+static void op_event(void *ctx, enum rfx_session_event ev, const char *text)
+{
+	struct wsess *se = ctx;
+	struct worker *w = se->w;
+	switch (ev) {
+	case RFX_SESSION_EV_LOGON:
+		wlog(w, "%s: logon%s%s", se->sc->id, text && *text ? ": " : "", text ? text : "");
+		to_client_event(se, RFX_WK_EV_LOGON, 0, se->s.next_target, text);
+		break;
+	case RFX_SESSION_EV_LOGOUT:
+		wlog(w, "%s: logout%s%s", se->sc->id, text && *text ? ": " : "", text ? text : "");
+		to_client_event(se, RFX_WK_EV_LOGOUT, 0, 0, text);
+		break;
+	case RFX_SESSION_EV_REJECT_SENT:
+		rfx_wk_shm_count(w->srv, RFX_WK_CTR_REJECTS, 1);
+		break;
+	case RFX_SESSION_EV_RESEND_REQUEST_SERVED:
+		rfx_wk_shm_count(w->srv, RFX_WK_CTR_RESENDS, 1);
+		break;
+	case RFX_SESSION_EV_STORE_ERROR:
+	case RFX_SESSION_EV_TIMEOUT:
+		wlog(w, "%s: %s", se->sc->id, text ? text : "");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Deliver one inbound application message to the bound client; false when
+ * its ring is full (delivery pauses, resumes from the store). */
+static bool to_client(struct wsess *se, uint64_t seq, uint32_t flags, const char *raw,
+		      size_t len)
+{
+	struct worker *w = se->w;
+	int rc = rfx_server_deliver(w->srv, (uint32_t)se->client, se->idx, seq, flags, w->now,
+				    raw, (uint32_t)len);
+	if (rc == RFX_EFULL) {
+		rfx_wk_shm_count(w->srv, RFX_WK_CTR_RING_FULL, 1);
+		return false;
+	}
+	if (rc < 0)
+		wlog(w, "%s: delivery of %llu to client %d failed: %s", se->sc->id,
+		     (unsigned long long)seq, se->client, rfx_strerror(rc));
+	return true;
+}
+
+static void op_app(void *ctx, const struct rfx_session_msg *m)
+{
+	struct wsess *se = ctx;
+	struct worker *w = se->w;
+	/* Stored first: a client that binds later, or falls behind, replays
+	 * from the store. */
+	int rc = batch(w);
+	if (rc == 0)
+		rc = rfx_store_append(w->store, se->ss, RFX_STORE_IN, m->seq, m->buf, m->len);
+	if (rc < 0 && rc != -EEXIST)
+		store_failed(w, rc);
+	if (se->client < 0 || se->backlog)
+		return;
+	if (!to_client(se, m->seq, m->poss_dup ? RFX_WK_MSG_POSSDUP : 0, m->buf, m->len)) {
+		se->backlog = true;
+		se->deliver_next = m->seq;
+	}
+}
+
+/* Resume a paused delivery from the store (after the turn's commit). */
+static void pump(struct wsess *se)
+{
+	struct worker *w = se->w;
+	struct rfx_store_iter it;
+	struct rfx_store_msg m;
+	int rc = rfx_store_iter_open(w->store, se->ss, RFX_STORE_IN, se->deliver_next,
+				     RFX_STORE_SEQ_END, &it);
+	if (rc < 0) {
+		wlog(w, "%s: replay from the store: %s", se->sc->id, rfx_strerror(rc));
+		se->backlog = false;
+		return;
+	}
+	while ((rc = rfx_store_iter_next(&it, &m)) == 1) {
+		uint32_t flags = m.seq < se->replay_until ? RFX_WK_MSG_REPLAY : 0;
+		if (!to_client(se, m.seq, flags, m.data, m.len)) {
+			se->deliver_next = m.seq;
+			rfx_store_iter_close(&it);
+			return;
+		}
+	}
+	rfx_store_iter_close(&it);
+	se->backlog = false;
+	to_client_event(se, RFX_WK_EV_REPLAY_DONE, 0, se->s.next_target, "");
+}
+
+/* -------------------------------------------------------------- clients */
+
+static void cl_detach(void *ctx, uint32_t client, int reason, const char *why)
+{
+	struct worker *w = ctx;
+	wlog(w, "client %u detached: %s%s%s", client, reason ? rfx_strerror(reason) : "clean",
+	     why && *why ? ": " : "", why ? why : "");
+	for (unsigned i = 0; i < w->nsess; i++)
+		if (w->sess[i].client == (int)client) {
+			w->sess[i].client = -1;
+			w->sess[i].backlog = false;
+		}
+}
+
+static void cl_attach(void *ctx, uint32_t client, int pid)
+{
+	struct worker *w = ctx;
+	wlog(w, "client %u attached (pid %d)", client, pid);
+}
+
+static int cl_bind(void *ctx, uint32_t client, uint32_t session, uint64_t replay_from)
+{
+	struct worker *w = ctx;
+	if (session >= w->nsess)
+		return RFX_ENOSESSION;
+	struct wsess *se = &w->sess[session];
+	if (se->client >= 0 && se->client != (int)client)
+		return -EBUSY;
+	se->client = (int)client;
+	se->replay_until = se->s.next_target;
+	if (replay_from) {
+		se->backlog = true;
+		se->deliver_next = replay_from;
+	} else {
+		se->backlog = false;
+	}
+	wlog(w, "%s: bound by client %u (replay from %llu)", se->sc->id, client,
+	     (unsigned long long)replay_from);
+	return 0;
+}
+
+static void cl_unbind(void *ctx, uint32_t client, uint32_t session)
+{
+	struct worker *w = ctx;
+	if (session < w->nsess && w->sess[session].client == (int)client) {
+		w->sess[session].client = -1;
+		w->sess[session].backlog = false;
+	}
+}
+
+static int cl_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag, const char *body,
+		   uint32_t len)
+{
+	struct worker *w = ctx;
+	(void)client;
+	(void)tag;
+	if (session >= w->nsess)
+		return RFX_ENOSESSION;
+	if (len > OUT_CAP)
+		return -EMSGSIZE;
+	struct wsess *se = &w->sess[session];
+	/* The body lives in the client's ring, which the client can still
+	 * write: parse a private copy. */
+	memcpy(w->scratch, body, len);
+	int64_t rc = rfx_session_send_app(&se->s, w->scratch, len, w->now);
+	sess_dirty(se);
+	return rc < 0 ? (int)rc : 0;
+}
+
+static const struct rfx_wk_shm_ops client_ops = {
+	.on_attach = cl_attach,
+	.on_detach = cl_detach,
+	.on_bind = cl_bind,
+	.on_unbind = cl_unbind,
+	.on_send = cl_send,
+};
+
+/* ----------------------------------------------------------------- turn */
+
+static uint32_t dir_state(const struct wsess *se)
+{
+	switch (rfx_session_state(&se->s)) {
+	case RFX_SESSION_LOGON_SENT:
+		return RFX_WK_DIR_LOGON_SENT;
+	case RFX_SESSION_AWAIT_LOGON:
+		return RFX_WK_DIR_CONNECTING;
+	case RFX_SESSION_LOGGED_ON:
+		return RFX_WK_DIR_ACTIVE;
+	case RFX_SESSION_LOGOUT_SENT:
+		return RFX_WK_DIR_LOGOUT_SENT;
+	default:
+		return se->pending ? RFX_WK_DIR_CONNECTING : RFX_WK_DIR_DISCONNECTED;
+	}
+}
+
+static void sess_timer(struct rfx_timer *t, uint64_t now, void *arg)
+{
+	struct wsess *se = arg;
+	(void)t;
+	(void)now;
+	clock_now(se->w);
+	se->dirty = true;
+}
+
+/* Run the session's timers and put its next deadline on the wheel (the
+ * session speaks CLOCK_REALTIME, the wheel CLOCK_MONOTONIC). */
+static void sess_service(struct wsess *se)
+{
+	struct worker *w = se->w;
+	struct rfx_timer_wheel *tw = rfx_loop_timers(w->loop);
+	se->dirty = false;
+	int64_t dl = rfx_session_on_timer(&se->s, w->now);
+	rfx_timer_wheel_cancel(tw, &se->timer);
+	if (dl != INT64_MAX) {
+		int64_t d = dl - w->now;
+		rfx_timer_wheel_add(tw, &se->timer, w->mono + (uint64_t)(d > 0 ? d : 0));
+	}
+	rfx_server_session_update(w->srv, se->idx, dir_state(se), se->s.next_sender,
+				  se->s.next_target, w->now);
+	if (se->conn && rfx_session_state(&se->s) == RFX_SESSION_DISCONNECTED) {
+		/* The session ended (logon refused, timeout) without disconnect. */
+		op_disconnect(se);
+	}
+}
+
+static void begin_stop(struct worker *w)
+{
+	w->stopping = true;
+	uint32_t longest = 2;
+	wlog(w, "stopping: logging out every session");
+	for (unsigned i = 0; i < w->nsess; i++) {
+		struct wsess *se = &w->sess[i];
+		rfx_timer_wheel_cancel(rfx_loop_timers(w->loop), &se->reconnect);
+		if (se->s.cfg.logout_timeout > longest)
+			longest = se->s.cfg.logout_timeout;
+		if (rfx_session_logged_on(&se->s))
+			rfx_session_logout(&se->s, NULL, w->now);
+		else if (se->conn)
+			op_disconnect(se);
+		se->dirty = true;
+	}
+	for (unsigned i = 0; i < w->nlisteners; i++)
+		rfx_conn_close(&w->listeners[i].c, 0);
+	w->stop_deadline = w->mono + (uint64_t)(longest + 1) * NS;
+}
+
+static bool all_down(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nsess; i++)
+		if (w->sess[i].conn || w->sess[i].pending)
+			return false;
+	for (unsigned i = 0; i < w->nconns; i++)
+		if (w->conns[i].used)
+			return false;
+	return true;
+}
+
+static void on_turn(struct rfx_loop *l, void *arg)
+{
+	struct worker *w = arg;
+	(void)l;
+	clock_now(w);
+	if (stop_requested && !w->stopping)
+		begin_stop(w);
+	if (w->store_failed) {
+		for (unsigned i = 0; i < w->nsess; i++)
+			if (rfx_session_logged_on(&w->sess[i].s)) {
+				rfx_session_logout(&w->sess[i].s, "Store failure", w->now);
+				w->sess[i].dirty = true;
+			}
+	} else if (rfx_store_health(w->store) < 0) {
+		w->store_failed = true;
+		wlog(w, "store unhealthy: %s; logging sessions out",
+		     rfx_store_errmsg(w->store));
+	}
+	rfx_server_heartbeat(w->srv, (int64_t)w->mono);
+	if (w->mono - w->last_reap >= REAP_EVERY) {
+		w->last_reap = w->mono;
+		rfx_wk_shm_reap(w->srv);
+	}
+	rfx_wk_shm_poll(w->srv, POLL_BUDGET);
+	for (unsigned i = 0; i < w->nsess; i++)
+		if (w->sess[i].dirty)
+			sess_service(&w->sess[i]);
+	commit(w);
+	for (unsigned i = 0; i < w->nsess; i++)
+		if (w->sess[i].backlog && w->sess[i].client >= 0)
+			pump(&w->sess[i]);
+	rfx_server_flush(w->srv);
+	if (w->stopping) {
+		bool logged_on = false;
+		for (unsigned i = 0; i < w->nsess; i++)
+			logged_on |= rfx_session_state(&w->sess[i].s) != RFX_SESSION_DISCONNECTED;
+		if ((!logged_on && all_down(w)) || w->mono >= w->stop_deadline)
+			rfx_loop_stop(w->loop);
+	}
+}
+
+/* ------------------------------------------------------------- set up */
+
+static int listen_for(struct worker *w, struct wsess *se)
+{
+	const struct rfx_worker_session_conf *sc = se->sc;
+	for (unsigned i = 0; i < w->nlisteners; i++)
+		if (w->listeners[i].port == sc->accept_port &&
+		    strcmp(w->listeners[i].addr, sc->accept_address) == 0)
+			return 0;
+	struct wlisten *wl = &w->listeners[w->nlisteners];
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int rc;
+	if (sc->accept_address[0]) {
+		rc = resolve(sc->accept_address, sc->accept_port, &sa, &len);
+		if (rc < 0) {
+			wlog(w, "%s: cannot resolve SocketAcceptAddress %s", sc->id,
+			     sc->accept_address);
+			return rc;
+		}
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+		memset(&sa, 0, sizeof(sa));
+		in->sin_family = AF_INET;
+		in->sin_port = htons(sc->accept_port);
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+		len = sizeof(*in);
+	}
+	wl->w = w;
+	snprintf(wl->addr, sizeof(wl->addr), "%s", sc->accept_address);
+	wl->port = sc->accept_port;
+	rfx_conn_init(&wl->c, &listen_ops, wl, NULL, 0);
+	rc = rfx_conn_listen(w->loop, &wl->c, (struct sockaddr *)&sa, len, 128);
+	if (rc < 0) {
+		wlog(w, "%s: cannot listen on %s:%u: %s", sc->id,
+		     sc->accept_address[0] ? sc->accept_address : "*", sc->accept_port,
+		     rfx_strerror(rc));
+		return rc;
+	}
+	wlog(w, "listening on %s:%u", sc->accept_address[0] ? sc->accept_address : "*",
+	     sc->accept_port);
+	w->nlisteners++;
+	return 0;
+}
+
+static int sess_setup(struct worker *w, struct wsess *se)
+{
+	const struct rfx_worker_session_conf *sc = se->sc;
+	struct rfx_session_ops ops = {
+		.ctx = se,
+		.send = op_send,
+		.disconnect = op_disconnect,
+		.on_app = op_app,
+		.on_event = op_event,
+		.store_get_seqs = op_get_seqs,
+		.store_set_seqs = op_set_seqs,
+		.store_put = op_put,
+		.store_range = op_range,
+		.store_reset = op_reset,
+	};
+	se->w = w;
+	se->client = -1;
+	se->out = malloc(OUT_CAP);
+	se->queue = malloc(QUEUE_CAP);
+	se->fields = calloc(MAX_FIELDS, sizeof(*se->fields));
+	if (!se->out || !se->queue || !se->fields)
+		return -ENOMEM;
+	rfx_timer_init(&se->timer, sess_timer, se);
+	rfx_timer_init(&se->reconnect, initiator_connect, se);
+	if (sc->use_dictionary) {
+		struct rfx_dict *t = dict_get(w, sc->transport_dict);
+		struct rfx_dict *a = dict_get(w, sc->app_dict);
+		if (!t || !a)
+			return RFX_EDICT;
+		int rc = rfx_validator_new(t, a, sc->validate_flags, &se->validator);
+		if (rc < 0)
+			return rc;
+		ops.validate = op_validate;
+		ops.validate_ctx = se;
+	}
+	int rc = rfx_store_session_open(w->store, sc->id, strlen(sc->id), w->now, &se->ss);
+	if (rc < 0) {
+		wlog(w, "%s: store: %s (%s)", sc->id, rfx_strerror(rc), rfx_store_errmsg(w->store));
+		return rc;
+	}
+	struct rfx_session_mem mem = {se->out, OUT_CAP, se->queue, QUEUE_CAP, se->fields,
+				      MAX_FIELDS};
+	rc = rfx_session_init(&se->s, &sc->cfg, &ops, &mem);
+	if (rc < 0) {
+		wlog(w, "%s: session: %s", sc->id, rfx_strerror(rc));
+		return rc;
+	}
+	se->inited = true;
+	rc = rfx_server_session_add(w->srv, sc->id);
+	if (rc < 0) {
+		wlog(w, "%s: directory: %s", sc->id, rfx_strerror(rc));
+		return rc;
+	}
+	se->idx = (uint32_t)rc;
+	se->dirty = true;
+	if (sc->acceptor)
+		return listen_for(w, se);
+	if (!sc->nconnect) {
+		wlog(w, "%s: initiator without SocketConnectHost", sc->id);
+		return RFX_ECONFIG;
+	}
+	initiator_schedule(se, 0);
+	return 0;
+}
+
+static void worker_free(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nsess; i++) {
+		struct wsess *se = &w->sess[i];
+		if (se->inited)
+			rfx_session_deinit(&se->s);
+		rfx_validator_free(se->validator);
+		free(se->out);
+		free(se->queue);
+		free(se->fields);
+	}
+	rfx_loop_free(w->loop);
+	if (w->store) {
+		if (w->batch_open)
+			rfx_store_commit(w->store);
+		rfx_store_close(w->store);
+	}
+	rfx_server_free(w->srv);
+	for (unsigned i = 0; i < w->nconns; i++) {
+		free(w->conns[i].tx);
+		free(w->conns[i].rx);
+	}
+	for (unsigned i = 0; i < w->ndicts; i++) {
+		rfx_dict_free(w->dicts[i]);
+		free(w->dict_paths[i]);
+	}
+	free(w->conns);
+	free(w->listeners);
+	free(w->sess);
+	free(w->scratch);
+}
+
+int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_log_fn log,
+		   void *log_ctx)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	int rc = -ENOMEM;
+	if (!w)
+		return -ENOMEM;
+	w->conf = c;
+	w->shard = shard;
+	w->log = log;
+	w->log_ctx = log_ctx;
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->nsessions; i++)
+		n += c->sessions[i].shard == shard;
+	w->sess = calloc(n ? n : 1, sizeof(*w->sess));
+	w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
+	w->nconns = 2 * n + 16;
+	w->conns = calloc(w->nconns, sizeof(*w->conns));
+	w->scratch = malloc(RX_CAP > OUT_CAP ? RX_CAP : OUT_CAP);
+	if (!w->sess || !w->listeners || !w->conns || !w->scratch)
+		goto out;
+	for (unsigned i = 0; i < w->nconns; i++) {
+		w->conns[i].w = w;
+		w->conns[i].tx = malloc(TX_CAP);
+		w->conns[i].rx = malloc(RX_CAP);
+		if (!w->conns[i].tx || !w->conns[i].rx)
+			goto out;
+	}
+
+	struct rfx_loop_opts lo = {
+		.max_conns = w->nconns + n + 4,
+		.idle = (enum rfx_idle)c->idle,
+		/* Client rings cannot wake the kernel: bound the sleep. */
+		.block_max_ns = 1000000,
+		.on_turn = on_turn,
+		.arg = w,
+	};
+	rc = rfx_loop_new(&w->loop, &lo);
+	if (rc < 0) {
+		wlog(w, "io_uring loop: %s", rfx_strerror(rc));
+		goto out;
+	}
+	char desc[256];
+	rfx_loop_describe(w->loop, desc, sizeof(desc));
+	wlog(w, "loop: %s", desc);
+	clock_now(w);
+
+	char err[512] = "";
+	struct rfx_store_options so = {
+		.path = c->store_path,
+		.shard = shard,
+		.durability = (enum rfx_store_durability)c->durability,
+		.flush_interval_ms = c->flush_interval_ms,
+		.map_size = c->map_size,
+		.map_size_max = c->map_size_max > c->map_size ? c->map_size_max : c->map_size,
+		.keep_periods = c->keep_periods,
+		.max_sessions = n + 1,
+	};
+	rc = rfx_store_open(&w->store, &so, err, sizeof(err));
+	if (rc < 0) {
+		wlog(w, "store %s: %s", c->store_path, err);
+		goto out;
+	}
+	rc = rfx_wk_shm_new(&w->srv, c->instance, shard, c->shards, n, c->ring_to_shard,
+			    c->ring_to_client);
+	if (rc < 0) {
+		wlog(w, "shared memory for instance %s: %s", c->instance, rfx_strerror(rc));
+		goto out;
+	}
+	rfx_wk_shm_set_ops(&client_ops, w);
+	for (unsigned i = 0; i < c->nsessions; i++) {
+		if (c->sessions[i].shard != shard)
+			continue;
+		struct wsess *se = &w->sess[w->nsess++];
+		se->sc = &c->sessions[i];
+		rc = sess_setup(w, se);
+		if (rc < 0)
+			goto out;
+	}
+	wlog(w, "serving %u sessions", w->nsess);
+	rc = rfx_loop_run(w->loop);
+	clock_now(w);
+	commit(w);
+	if (rc < 0)
+		wlog(w, "loop failed: %s", rfx_strerror(rc));
+	else
+		wlog(w, "stopped");
+out:
+	worker_free(w);
+	free(w);
+	return rc;
+}
+
+/* ------------------------------------------------------------ migration */
+
+static unsigned migrate_map(void *ctx, const char *id, size_t len)
+{
+	const struct rfx_worker_conf *c = ctx;
+	for (unsigned i = 0; i < c->nsessions; i++)
+		if (strlen(c->sessions[i].id) == len && memcmp(c->sessions[i].id, id, len) == 0)
+			return c->sessions[i].shard;
+	/* A session no longer configured: FNV-1a as the settings assign. */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)id[i]) * 16777619u;
+	return h % (c->shards ? c->shards : 1);
+}
+
+int rfx_worker_migrate(const struct rfx_worker_conf *c, unsigned *moved, char *err,
+		       size_t errlen)
+{
+	struct rfx_store_options so = {
+		.path = c->store_path,
+		.map_size = c->map_size,
+		.map_size_max = c->map_size_max > c->map_size ? c->map_size_max : c->map_size,
+	};
+	struct rfx_store_migrate_stats st = {0};
+	int rc = rfx_store_migrate(&so, c->shards, migrate_map, (void *)c, &st, err, errlen);
+	if (moved)
+		*moved = st.moved;
+	return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * Private to shard/worker*.c: the worker configuration, a plain copy of what
+ * the settings say, in the engine's own types. Kept apart from
+ * engine/settings.h because the two headers name their constants alike
+ * (RFX_IDLE_*, RFX_SESSION_ID_MAX) and the worker needs the loop's.
+ */
+#ifndef RFX_SHARD_WORKER_CONF_H
+#define RFX_SHARD_WORKER_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/schedule.h"
+#include "engine/session.h"
+#include "engine/tz.h"
+
+#define RFX_WK_ID_MAX 64        /* shm directory limit, incl. NUL */
+#define RFX_WK_HOST_MAX 256
+#define RFX_WK_PATH_MAX 512
+#define RFX_WK_MAX_CONNECT 8
+
+struct rfx_worker_endpoint {
+	char host[RFX_WK_HOST_MAX];
+	uint16_t port;
+};
+
+struct rfx_worker_session_conf {
+	char id[RFX_WK_ID_MAX];
+	unsigned shard;
+	struct rfx_session_config cfg;
+	bool acceptor;
+	char accept_address[RFX_WK_HOST_MAX]; /* "" = any */
+	uint16_t accept_port;
+	struct rfx_worker_endpoint connect[RFX_WK_MAX_CONNECT];
+	unsigned nconnect;
+	uint32_t reconnect_interval;   /* s */
+	bool persist_messages;
+	bool use_dictionary;
+	char transport_dict[RFX_WK_PATH_MAX]; /* FIX.4.x: both the same file */
+	char app_dict[RFX_WK_PATH_MAX];
+	unsigned validate_flags;
+	/* cfg.schedule points at sched (NULL: always in session). */
+	struct rfx_schedule sched;
+	struct rfx_tz tz;
+};
+
+struct rfx_worker_conf {
+	char instance[RFX_WK_ID_MAX];
+	unsigned shards;
+	int cpus[256];
+	unsigned ncpus;
+	uint32_t ring_to_shard, ring_to_client;
+	int idle;                      /* enum rfx_idle (shard/loop.h) */
+	char store_path[RFX_WK_PATH_MAX];
+	int durability;                /* enum rfx_store_durability */
+	unsigned flush_interval_ms;
+	uint64_t map_size, map_size_max;
+	unsigned keep_periods;
+	unsigned nsessions;
+	struct rfx_worker_session_conf *sessions;
+};
+
+#endif

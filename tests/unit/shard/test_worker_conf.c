@@ -1,0 +1,104 @@
+/*
+ * Settings -> worker configuration (shard/worker_conf.c): what each shard
+ * process will run, checked without starting one.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "engine/error.h"
+#include "engine/settings.h"
+/* settings.h sizes a whole session ID; session.h (via worker_conf.h) one
+ * CompID under the same name. */
+#undef RFX_SESSION_ID_MAX
+#include "shard/worker.h"
+#include "shard/worker_conf.h"
+
+static struct rfx_worker_conf *conf_of(const char *text, int *rc, char *err, size_t errlen)
+{
+	struct rfx_settings *s = NULL;
+	struct rfx_settings_error e = {0};
+	struct rfx_worker_conf *c = NULL;
+	int r = rfx_settings_parse(text, strlen(text), "test.cfg", NULL, &s, &e);
+	cr_assert_eq(r, 0, "settings: %s", e.text);
+	*rc = rfx_worker_conf_new(s, &c, err, errlen);
+	rfx_settings_free(s);
+	return c;
+}
+
+Test(worker_conf, sessions_shards_and_protocol, .timeout = 10)
+{
+	const char *text =
+		"[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+		"UseDataDictionary=N\nHeartBtInt=15\n"
+		"[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nTargetCompID=A\n"
+		"SocketAcceptPort=7001\nShard=1\n"
+		"[SESSION]\nConnectionType=initiator\nBeginString=FIXT.1.1\nTargetCompID=B\n"
+		"DefaultApplVerID=FIX.5.0SP2\nSocketConnectHost=127.0.0.1\nSocketConnectPort=7002\n"
+		"SocketConnectHost1=localhost\nSocketConnectPort1=7003\nReconnectInterval=3\n"
+		"ResetOnLogon=Y\nShard=0\n"
+		"[ENGINE]\nInstanceName=unit\nShards=2\nShardCpus=0,1\nIdleStrategy=block\n";
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_str_eq(rfx_worker_conf_instance(c), "unit");
+	cr_expect_eq(rfx_worker_conf_shards(c), 2);
+	cr_expect_eq(rfx_worker_conf_cpu(c, 1), 1);
+	cr_expect_eq(rfx_worker_conf_cpu(c, 2), -1);
+	cr_assert_eq(c->nsessions, 2);
+	const struct rfx_worker_session_conf *a = &c->sessions[0], *b = &c->sessions[1];
+	cr_expect_str_eq(a->id, "FIX.4.4:ME->A");
+	cr_expect(a->acceptor);
+	cr_expect_eq(a->shard, 1);
+	cr_expect_eq(a->accept_port, 7001);
+	cr_expect_eq(a->cfg.role, RFX_SESSION_ACCEPTOR);
+	cr_expect_eq(a->cfg.heart_bt_int, 15);
+	cr_expect_not(a->use_dictionary);
+	cr_expect_not(a->cfg.schedule == NULL, "StartTime/EndTime make a schedule");
+	cr_expect_not(b->acceptor);
+	cr_expect_eq(b->cfg.role, RFX_SESSION_INITIATOR);
+	cr_expect_eq(b->shard, 0);
+	cr_expect_str_eq(b->cfg.default_appl_ver_id, "9", "FIX.5.0SP2 goes on the wire as 9");
+	cr_expect(b->cfg.reset_on_logon);
+	cr_expect_eq(b->nconnect, 2);
+	cr_expect_str_eq(b->connect[1].host, "localhost");
+	cr_expect_eq(b->connect[1].port, 7003);
+	cr_expect_eq(b->reconnect_interval, 3);
+	rfx_worker_conf_free(c);
+}
+
+Test(worker_conf, dictionaries, .timeout = 10)
+{
+	const char *text =
+		"[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+		"ConnectionType=acceptor\nSocketAcceptPort=7001\n"
+		"[SESSION]\nBeginString=FIX.4.2\nTargetCompID=A\nDataDictionary=/d/FIX42.xml\n"
+		"[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=B\nDefaultApplVerID=9\n"
+		"TransportDataDictionary=/d/FIXT11.xml\nAppDataDictionary=/d/FIX50SP2.xml\n";
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect(c->sessions[0].use_dictionary);
+	cr_expect_str_eq(c->sessions[0].transport_dict, "/d/FIX42.xml");
+	cr_expect_str_eq(c->sessions[0].app_dict, "/d/FIX42.xml");
+	cr_expect_str_eq(c->sessions[1].transport_dict, "/d/FIXT11.xml");
+	cr_expect_str_eq(c->sessions[1].app_dict, "/d/FIX50SP2.xml");
+	cr_expect_str_eq(c->sessions[1].cfg.default_appl_ver_id, "9");
+	rfx_worker_conf_free(c);
+}
+
+Test(worker_conf, local_time_is_refused_with_a_reason, .timeout = 10)
+{
+	const char *text =
+		"[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=ME\n"
+		"TargetCompID=A\nSocketAcceptPort=7001\nStartTime=08:00:00\nEndTime=17:00:00\n"
+		"UseLocalTime=Y\nUseDataDictionary=N\n";
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_expect_eq(rc, RFX_ECONFIG);
+	cr_expect_null(c);
+	cr_expect(strstr(err, "UseLocalTime") != NULL, "%s", err);
+	cr_expect(strstr(err, "FIX.4.4:ME->A") != NULL, "%s", err);
+}
