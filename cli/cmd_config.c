@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cli/commands.h"
+#include "engine/dictionary.h"
 #include "engine/error.h"
 #include "engine/secret.h"
 #include "engine/settings.h"
@@ -177,8 +178,54 @@ static void print_section(const char *section, const void *base, const struct en
 	}
 }
 
+/* Dictionaries named by the sessions, each loaded once: a settings file that
+ * parses but names a broken dictionary would still fail at engine start. */
+struct dict_cache {
+	const char *path[3 * 64];
+	int rc[3 * 64];
+	unsigned n;
+	unsigned failed; /* distinct dictionaries that do not load */
+};
+
+static void check_dict(struct dict_cache *dc, const struct rfx_session_settings *ss,
+		      const char *key, const char *path)
+{
+	struct rfx_dict_error err = {0};
+	struct rfx_dict *d = NULL;
+	int rc;
+
+	if (!path[0])
+		return;
+	for (unsigned i = 0; i < dc->n; i++)
+		if (strcmp(dc->path[i], path) == 0) {
+			if (dc->rc[i] == 0)
+				printf("  %-36s %s: loaded above\n", "(dictionary)", key);
+			return;
+		}
+	rc = rfx_dict_load(path, &d, &err);
+	if (rc < 0) {
+		dc->failed++;
+		/* The loader's text names the file (and line) already. */
+		if (err.text[0])
+			rfx_cli_err("config check", "session %s (line %u): %s: %s", ss->id,
+				    ss->line, key, err.text);
+		else
+			rfx_cli_err("config check", "session %s (line %u): %s: %s: %s", ss->id,
+				    ss->line, key, path, rfx_strerror(rc));
+	} else {
+		printf("  %-36s %s: %s, %u fields, %u messages\n", "(dictionary)", key,
+		       rfx_dict_version(d), rfx_dict_nfields(d), rfx_dict_nmessages(d));
+	}
+	rfx_dict_free(d);
+	if (dc->n < sizeof(dc->path) / sizeof(dc->path[0])) {
+		dc->path[dc->n] = path;
+		dc->rc[dc->n++] = rc;
+	}
+}
+
 static int config_check(const char *path)
 {
+	struct dict_cache dicts = {.n = 0};
 	struct rfx_settings_error err;
 	struct rfx_settings *s = NULL;
 	struct enc_keys ek;
@@ -217,9 +264,21 @@ static int config_check(const char *path)
 		printf("  %-36s %u of %u (%s)\n", "(shard)", ss->shard, s->engine.shards,
 		       ss->shard_setting >= 0 ? "Shard= in the file" : "hash of the session ID");
 		print_section("SESSION", ss, &ek);
+		if (ss->use_data_dictionary) {
+			check_dict(&dicts, ss, "DataDictionary", ss->data_dictionary);
+			check_dict(&dicts, ss, "TransportDataDictionary",
+				   ss->transport_data_dictionary);
+			check_dict(&dicts, ss, "AppDataDictionary", ss->app_data_dictionary);
+		}
 		for (unsigned j = 1; j < ss->nconnect; j++)
 			printf("  %-36s %s:%u\n", "(failover endpoint)", ss->connect[j].host,
 			       ss->connect[j].port);
+	}
+	if (dicts.failed) {
+		printf("\nFAILED: %u dictionar%s cannot be loaded (see the errors)\n", dicts.failed,
+		       dicts.failed == 1 ? "y" : "ies");
+		rfx_settings_free(s);
+		return RFX_CLI_USAGE;
 	}
 	printf("\nok: %u session%s on %u shard%s\n", s->nsessions, s->nsessions == 1 ? "" : "s",
 	       s->engine.shards, s->engine.shards == 1 ? "" : "s");

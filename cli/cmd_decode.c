@@ -221,9 +221,10 @@ static struct dict *dict_load(struct decoder *dc, const char *path, const char *
 		if (rc == -ENOENT && file[0])
 			rfx_cli_err("decode", "no dictionary %s in %s: showing header field names "
 				    "only", file, dc->dict_dir);
+		else if (err.text[0]) /* names the file (and line) already */
+			rfx_cli_err("decode", "dictionary %s", err.text);
 		else
-			rfx_cli_err("decode", "dictionary %s: %s", path,
-				    err.text[0] ? err.text : rfx_strerror(rc));
+			rfx_cli_err("decode", "dictionary %s: %s", path, rfx_strerror(rc));
 		e->d = NULL;
 		return e;
 	}

@@ -255,9 +255,11 @@ int rfx_cli_status(int argc, char **argv)
 				/* Reported in place; the other shards are still worth showing. */
 				rfx_cli_err("status", "instance '%s': shard %u (/dev/shm%s): %s",
 					    instance, sh, seg.name, open_error(rc));
-				if (json)
-					printf("%s{\"shard\":%u,\"error\":\"%s\"}", sh ? "," : "", sh,
-					       open_error(rc));
+				if (json) {
+					printf(",{\"shard\":%u,\"error\":", sh);
+					rfx_cli_json_str(stdout, open_error(rc));
+					printf("}");
+				}
 				ret = RFX_CLI_FAIL;
 				continue;
 			}

@@ -71,6 +71,19 @@ try:
     t.expect("missing file", t.run("config", "check", os.path.join(tmp, "none.cfg")), 1,
              err_has=("none.cfg",))
 
+    # Dictionaries are loaded too: one that is missing or broken fails the check.
+    nodict = write("nodict.cfg", GOOD.format(engine_extra="", password="x").replace(
+        "UseDataDictionary=N", "UseDataDictionary=Y\nDataDictionary=missing44.xml"))
+    t.expect("missing dictionary", t.run("config", "check", nodict), 2,
+             out_has=("FAILED: 1 dictionary cannot be loaded",),
+             err_has=("session FIX.4.4:A->B (line 14): DataDictionary: ", "missing44.xml",
+                      "No such file"))
+    write("broken.xml", "<fix major='4' minor='4'><header>\n<field name='Nope'/>\n")
+    brokendict = write("brokendict.cfg", GOOD.format(engine_extra="", password="x").replace(
+        "UseDataDictionary=N", "UseDataDictionary=Y\nDataDictionary=broken.xml"))
+    t.expect("broken dictionary", t.run("config", "check", brokendict), 2,
+             err_has=("DataDictionary: ", "broken.xml"))
+
     # encrypt -> settings decrypts it (key file, owner-only).
     key_hex = secrets.token_hex(32)
     key = write("secret.key", key_hex + "\n", 0o600)

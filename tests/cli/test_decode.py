@@ -65,6 +65,11 @@ if part == "plain":
         "error: message at offset %d: CheckSum" % (2 * len(logon) + len(garbled))))
     t.check("bad messages: both good logons decoded", out.count("A Logon") == 2, out)
 
+    # A data field holding SOH (RawDataLength/RawData): one field, SOH shown escaped.
+    raw = fix("35=B|34=4|49=A|52=20240101-12:00:00|56=B|148=Hi|95=3|96=a\x01b|")
+    t.expect("data field with SOH", t.run("decode", stdin=raw), 0,
+             out_has=("96    ?                            a\\x01b", "148   ?"))
+
     # Truncated input: the codec's partial answer, with the offset.
     r = t.run("decode", stdin=order[:40])
     t.expect("truncated", r, 1, out_has=("error: message at offset 0", "input ends inside it"))

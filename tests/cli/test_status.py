@@ -83,6 +83,13 @@ try:
     t.expect("missing shard 1", t.run("status", "--instance", inst), 1,
              out_has=("shard 0:",),
              err_has=("instance '%s': shard 1" % inst, "no such segment"))
+    code, out, err = r = t.run("status", "--instance", inst, "--json")
+    t.expect("missing shard 1 --json", r, 1)
+    try:
+        t.check("json: shard 1 reported with its error",
+                "no such segment" in json.loads(out)["shards"][1]["error"], out)
+    except (ValueError, KeyError, IndexError):
+        t.check("json: missing shard parses", False, out)
     cleanup()
 
     # A clean shutdown removes the segments: the instance is gone.
