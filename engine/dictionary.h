@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "engine/codec.h"
+#include "engine/reject.h"
 
 /* Field types of the XML "type" attribute (FIX40's TIME/DATE included). */
 enum rfx_field_type {
@@ -90,31 +91,6 @@ void rfx_dict_seam(const struct rfx_dict *d, struct rfx_dict_seam *seam);
 
 /* ---- validation ---------------------------------------------------------- */
 
-/* SessionRejectReason(373) values used here (FIX 4.2+). */
-enum rfx_reject_reason {
-	RFX_SRR_INVALID_TAG_NUMBER = 0,
-	RFX_SRR_REQUIRED_TAG_MISSING = 1,
-	RFX_SRR_TAG_NOT_DEFINED_FOR_MSG_TYPE = 2,
-	RFX_SRR_UNDEFINED_TAG = 3,
-	RFX_SRR_TAG_WITHOUT_VALUE = 4,
-	RFX_SRR_VALUE_INCORRECT = 5,
-	RFX_SRR_INCORRECT_DATA_FORMAT = 6,
-	RFX_SRR_DECRYPTION_PROBLEM = 7,
-	RFX_SRR_SIGNATURE_PROBLEM = 8,
-	RFX_SRR_COMPID_PROBLEM = 9,
-	RFX_SRR_SENDING_TIME_ACCURACY = 10,
-	RFX_SRR_INVALID_MSG_TYPE = 11,
-	RFX_SRR_XML_VALIDATION_ERROR = 12,
-	RFX_SRR_TAG_APPEARS_MORE_THAN_ONCE = 13,
-	RFX_SRR_TAG_OUT_OF_ORDER = 14,
-	RFX_SRR_GROUP_FIELDS_OUT_OF_ORDER = 15,
-	RFX_SRR_INCORRECT_NUM_IN_GROUP = 16,
-	RFX_SRR_NON_DATA_HAS_SOH = 17,
-	RFX_SRR_OTHER = 99,
-};
-
-/* QuickFIX's Text(58) for a reason, e.g. "Required tag missing". Static. */
-const char *rfx_reject_text(int reason);
 
 /* A validation failure: what a session puts in its Reject(3). */
 struct rfx_reject {

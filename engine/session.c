@@ -9,6 +9,7 @@
 
 #include "engine/civil.h"
 #include "engine/codec.h"
+#include "engine/reject.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -552,30 +553,6 @@ static void send_logon(struct rfx_session *s, const struct rfx_session_msg *thei
 	s->logon_sent_at = now;
 }
 
-static const char *reject_text(int reason)
-{
-	switch (reason) {
-	case 0: return "Invalid tag number";
-	case 1: return "Required tag missing";
-	case 2: return "Tag not defined for this message type";
-	case 3: return "Undefined Tag";
-	case 4: return "Tag specified without a value";
-	case 5: return "Value is incorrect (out of range) for this tag";
-	case 6: return "Incorrect data format for value";
-	case 7: return "Decryption problem";
-	case 8: return "Signature problem";
-	case 9: return "CompID problem";
-	case 10: return "SendingTime accuracy problem";
-	case 11: return "Invalid MsgType";
-	case 13: return "Tag appears more than once";
-	case 14: return "Tag specified out of required order";
-	case 15: return "Repeating group fields out of order";
-	case 16: return "Incorrect NumInGroup count for repeating group";
-	case 17: return "Non Data value includes field delimiter (SOH character)";
-	default: return NULL;
-	}
-}
-
 /* Routing fields of the rejected message, swapped (OnBehalfOf <-> DeliverTo),
  * so the Reject finds its way back through a hub. */
 static int reverse_route(const struct rfx_session_msg *m, struct kv *hx)
@@ -614,7 +591,7 @@ static void send_reject(struct rfx_session *s, const struct rfx_session_msg *m, 
 	if (seqf && seqf->len)
 		out_field(&o, 45, seqf->p, seqf->len);
 	if (!text)
-		text = reject_text(reason);
+		text = rfx_reject_text(reason);
 	bool with_tag = text && (ref_tag || reason == 0);
 	if (with_tag && s->version < 42) {
 		char t[RFX_SESSION_TEXT_MAX + 24];
