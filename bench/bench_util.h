@@ -2,8 +2,6 @@
  * Shared scaffolding of the bench/ programs: timing, medians with min-max,
  * calibrated measuring loops, the CPU model, and the FIX 4.4 sample messages.
  * Header-only (static functions) so each benchmark stays one executable.
- * bench/codec_bench.c still has its own copies of these (written first, on the
- * codec branch); it can include this header instead.
  */
 #ifndef RFX_BENCH_UTIL_H
 #define RFX_BENCH_UTIL_H

@@ -36,97 +36,12 @@
 #include <time.h>
 
 #include "engine/codec.h"
+#include "bench/bench_util.h"
 
 #ifdef RFX_HAVE_QUICKFIX
 long rfx_qf_parse_loop(const char *msg, size_t len, long iters);
 long rfx_qf_serialize_loop(const char *msg, size_t len, long iters);
 #endif
-
-#define MAX_RUNS 31
-
-struct sample {
-	const char *name; /* json key suffix */
-	const char *title;
-	char wire[4096];
-	int len;
-};
-
-static volatile long sink;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 summarize(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	struct stat3 s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
-	return s;
-}
-
-/* ------------------------------------------------------------- messages */
-
-static const char *const SENDING_TIME = "20240102-03:04:05.123";
-
-static void make_sample(struct sample *s, const char *name, const char *title,
-			const char *msg_type, const char *body)
-{
-	struct rfx_builder b;
-	char tmp[4096];
-	size_t n = strlen(body);
-
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = body[i] == '|' ? RFX_SOH : body[i];
-	rfx_builder_init(&b, "FIX.4.4");
-	rfx_builder_start(&b, tmp + 2048, 2048, msg_type, (uint32_t)strlen(msg_type));
-	rfx_builder_str(&b, 34, "1234", 4);
-	rfx_builder_str(&b, 49, "SENDERCOMP", 10);
-	rfx_builder_str(&b, 52, SENDING_TIME, (uint32_t)strlen(SENDING_TIME));
-	rfx_builder_str(&b, 56, "TARGETCOMP", 10);
-	rfx_builder_raw(&b, tmp, (uint32_t)n);
-	s->len = rfx_builder_finish(&b);
-	if (s->len <= 0) {
-		fprintf(stderr, "codec_bench: cannot build %s: %s\n", name, rfx_strerror(s->len));
-		exit(1);
-	}
-	memcpy(s->wire, rfx_builder_msg(&b), (size_t)s->len);
-	s->name = name;
-	s->title = title;
-}
-
-static void make_samples(struct sample *s)
-{
-	char md[2048];
-	int w = 0;
-
-	make_sample(&s[0], "heartbeat", "Heartbeat (0)", "0", "");
-	make_sample(&s[1], "new_order_single", "NewOrderSingle (D)", "D",
-		    "11=ORD-000012345|1=ACCT-7|21=1|55=AAPL|54=1|60=20240102-03:04:05.120|"
-		    "38=100|40=2|44=187.25|59=0|");
-	make_sample(&s[2], "execution_report", "ExecutionReport (8)", "8",
-		    "37=O-99812|11=ORD-000012345|17=E-5521901|150=F|39=2|1=ACCT-7|55=AAPL|"
-		    "54=1|38=100|40=2|44=187.25|32=100|31=187.24|151=0|14=100|6=187.24|"
-		    "60=20240102-03:04:05.122|58=Filled|");
-	w += sprintf(md + w, "262=MDREQ-1|268=10|");
-	for (int i = 0; i < 10; i++)
-		w += sprintf(md + w, "279=%d|269=%d|55=AAPL|270=187.%02d|271=%d|290=%d|", i % 3,
-			     i % 2, 20 + i, 100 * (i + 1), 1 + i / 2);
-	make_sample(&s[3], "market_data_incremental_refresh_10",
-		    "MarketDataIncrementalRefresh (X), 10 entries", "X", md);
-}
 
 /* ------------------------------------------------------------ workloads */
 
@@ -233,7 +148,6 @@ static long rfx_wrap_loop(const struct sample *s, long iters)
 	return acc;
 }
 
-typedef long (*loop_fn)(const struct sample *s, long iters);
 
 #ifdef RFX_HAVE_QUICKFIX
 static long qf_parse(const struct sample *s, long iters)
@@ -258,7 +172,7 @@ static long calibrate(loop_fn fn, const struct sample *s, double target_ns)
 		double dt = now_ns() - t0;
 		if (r < 0)
 			return -1;
-		sink += r;
+		bench_sink += r;
 		if (dt > target_ns / 4 || iters > (1L << 30))
 			return iters * 4;
 		iters *= 4;
@@ -273,7 +187,7 @@ static long calibrate(loop_fn fn, const struct sample *s, double target_ns)
 static int measure_interleaved(const loop_fn *fns, int nfn, const struct sample *s, int runs,
 			       double target_ns, struct stat3 *out)
 {
-	double v[8][MAX_RUNS];
+	double v[8][BENCH_MAX_RUNS];
 	long iters[8];
 
 	for (int k = 0; k < nfn; k++)
@@ -286,7 +200,7 @@ static int measure_interleaved(const loop_fn *fns, int nfn, const struct sample 
 			double dt = now_ns() - t0;
 			if (r < 0)
 				return -1;
-			sink += r;
+			bench_sink += r;
 			v[k][i] = dt / (double)iters[k];
 		}
 	}
@@ -296,28 +210,6 @@ static int measure_interleaved(const loop_fn *fns, int nfn, const struct sample 
 }
 
 /* ----------------------------------------------------------------- main */
-
-static void cpu_model(char *buf, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(buf, cap, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "model name", 10) == 0) {
-			char *c = strchr(line, ':');
-			if (c) {
-				c += 1 + (c[1] == ' ');
-				c[strcspn(c, "\n")] = 0;
-				snprintf(buf, cap, "%s", c);
-			}
-			break;
-		}
-	}
-	fclose(f);
-}
 
 static void usage(FILE *to)
 {
@@ -338,8 +230,8 @@ int main(int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
 			runs = atoi(argv[++i]);
-			if (runs < 1 || runs > MAX_RUNS) {
-				fprintf(stderr, "codec_bench: --runs must be 1..%d\n", MAX_RUNS);
+			if (runs < 1 || runs > BENCH_MAX_RUNS) {
+				fprintf(stderr, "codec_bench: --runs must be 1..%d\n", BENCH_MAX_RUNS);
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--fixed") == 0 && i + 1 < argc) {
@@ -373,10 +265,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 4; i++) {
 			if (only >= 0 && i != only)
 				continue;
-			sink += rfx_parse_loop(&samples[i], fixed) + rfx_serialize_loop(&samples[i], fixed) +
+			bench_sink += rfx_parse_loop(&samples[i], fixed) + rfx_serialize_loop(&samples[i], fixed) +
 				rfx_append_loop(&samples[i], fixed) + rfx_wrap_loop(&samples[i], fixed);
 #ifdef RFX_HAVE_QUICKFIX
-			sink += qf_parse(&samples[i], fixed) + qf_serialize(&samples[i], fixed);
+			bench_sink += qf_parse(&samples[i], fixed) + qf_serialize(&samples[i], fixed);
 #endif
 		}
 		return 0;

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "engine/session.h"
+#include "bench/bench_util.h"
 
 #ifdef RFX_HAVE_QUICKFIX
 /* Returns elapsed ns for n inbound messages (wire[i] of lens[i]), or < 0. */
@@ -39,32 +40,6 @@ double rfx_qf_session_outbound(const char *logon, size_t logon_len, long n);
 #endif
 
 #define NS 1000000000LL
-#define MAX_RUNS 31
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 summarize(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	struct stat3 s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
-	return s;
-}
-
 /* ------------------------------------------------------------- messages */
 
 static const char *const ORDER_BODY = "11=ORD-000012345|1=ACCT-7|21=1|55=AAPL|54=1|"
@@ -184,24 +159,6 @@ static double rfx_outbound(const char *logon, size_t ll, long n, int64_t now)
 
 /* ------------------------------------------------------------- main */
 
-static void cpu_model(char *buf, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	snprintf(buf, cap, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && c) {
-			snprintf(buf, cap, "%s", c + 2);
-			buf[strcspn(buf, "\n")] = 0;
-			break;
-		}
-	}
-	fclose(f);
-}
-
 int main(int argc, char **argv)
 {
 	bool quick = false, json = false, rfx_only = false;
@@ -223,8 +180,8 @@ int main(int argc, char **argv)
 	(void)rfx_only;
 	if (runs <= 0)
 		runs = quick ? 3 : 7;
-	if (runs > MAX_RUNS)
-		runs = MAX_RUNS;
+	if (runs > BENCH_MAX_RUNS)
+		runs = BENCH_MAX_RUNS;
 	long n = quick ? 20000 : 200000;
 
 	int cpu = sched_getcpu();
@@ -252,9 +209,9 @@ int main(int argc, char **argv)
 		lens[i] = make_msg(wire[i], "D", (uint64_t)i + 2, ORDER_BODY);
 	}
 
-	double in_r[MAX_RUNS], out_r[MAX_RUNS];
+	double in_r[BENCH_MAX_RUNS], out_r[BENCH_MAX_RUNS];
 #ifdef RFX_HAVE_QUICKFIX
-	double in_q[MAX_RUNS], out_q[MAX_RUNS];
+	double in_q[BENCH_MAX_RUNS], out_q[BENCH_MAX_RUNS];
 #endif
 	for (int r = 0; r < runs; r++) {
 		in_r[r] = rfx_inbound(logon, ll, wire, lens, n, now) / (double)n;
