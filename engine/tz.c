@@ -256,6 +256,9 @@ int rfx_tz_parse(struct rfx_tz *tz, const void *data, size_t len, const char *na
 	return 0;
 }
 
+/* Reads and parses one TZif file (defined below). */
+static int load_file(struct rfx_tz *tz, const char *path, const char *name);
+
 int rfx_tz_load(struct rfx_tz *tz, const char *name)
 {
 	char path[512];
@@ -267,6 +270,28 @@ int rfx_tz_load(struct rfx_tz *tz, const char *name)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", name);
+	return load_file(tz, path, name);
+}
+
+int rfx_tz_load_local(struct rfx_tz *tz)
+{
+	const char *env = getenv("TZ");
+
+	if (env && env[0]) {
+		/* POSIX TZ rule strings ("EST5EDT") are not zone names; only a name
+		 * that loads is taken, else fall through to /etc/localtime. */
+		if (rfx_tz_load(tz, env[0] == ':' ? env + 1 : env) == 0)
+			return 0;
+	}
+	if (access("/etc/localtime", R_OK) == 0)
+		return load_file(tz, "/etc/localtime", "localtime");
+	rfx_tz_utc(tz);
+	return 0;
+}
+
+/* Reads and parses one TZif file; name labels it in errors and dumps. */
+static int load_file(struct rfx_tz *tz, const char *path, const char *name)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -50,6 +50,12 @@ int rfx_tz_parse(struct rfx_tz *tz, const void *data, size_t len, const char *na
  * opening/reading (-ENOENT: unknown zone), or rfx_tz_parse's errors. */
 int rfx_tz_load(struct rfx_tz *tz, const char *name);
 
+/* The machine's local zone, for QuickFIX's UseLocalTime=Y: $TZ when it names a
+ * zone ("Europe/London" or ":Europe/London"), else /etc/localtime, else UTC
+ * (what the C library assumes without either). Cold path. Returns 0 or the
+ * errors of rfx_tz_load / rfx_tz_parse. */
+int rfx_tz_load_local(struct rfx_tz *tz);
+
 /* UTC offset (seconds east) in effect at UTC second t. tz NULL = UTC. */
 int32_t rfx_tz_offset(const struct rfx_tz *tz, int64_t t);
 

@@ -60,6 +60,32 @@ Test(tz, bad_names_and_data, .timeout = 10)
 	cr_assert_eq(rfx_tz_parse(&tz, junk, sizeof(junk), "x"), -EINVAL);
 }
 
+/* UseLocalTime=Y: the zone named by $TZ, else /etc/localtime, as glibc reads
+ * them (each Criterion test runs in its own process, so setenv stays here). */
+Test(tz, local_zone_follows_tz_and_localtime, .timeout = 10)
+{
+	need_zone("America/New_York");
+	setenv("TZ", "America/New_York", 1);
+	cr_assert_eq(rfx_tz_load_local(&tz), 0);
+	cr_expect_eq(rfx_tz_offset(&tz, utc(2026, 1, 15, 12, 0)), -5 * 3600);
+	need_zone("Asia/Tokyo");
+	setenv("TZ", ":Asia/Tokyo", 1);
+	cr_assert_eq(rfx_tz_load_local(&tz), 0);
+	cr_expect_eq(rfx_tz_offset(&tz, utc(2026, 1, 15, 12, 0)), 9 * 3600);
+
+	unsetenv("TZ");
+	tzset();
+	cr_assert_eq(rfx_tz_load_local(&tz), 0);
+	for (int m = 1; m <= 12; m += 6) {
+		time_t t = (time_t)utc(2026, (unsigned)m, 15, 12, 0);
+		struct tm lt;
+		localtime_r(&t, &lt);
+		cr_expect_eq(rfx_tz_offset(&tz, (int64_t)t), (int32_t)lt.tm_gmtoff,
+			     "month %d: ours %d, glibc %ld", m, rfx_tz_offset(&tz, (int64_t)t),
+			     (long)lt.tm_gmtoff);
+	}
+}
+
 /* Cross-check against glibc for zones with different rules. */
 Test(tz, agrees_with_glibc, .timeout = 30)
 {
