@@ -34,7 +34,7 @@
 
 #define NS 1000000000LL
 #define TX_CAP (1u << 20)         /* per-connection send buffer */
-#define RX_CAP (1u << 20)         /* per-connection reassembly buffer */
+#define RX_CAP (256u << 10)       /* per-connection reassembly: largest inbound message */
 #define OUT_CAP (64u << 10)       /* largest outbound message */
 #define QUEUE_CAP (256u << 10)    /* messages held while a gap fills */
 #define MAX_FIELDS 2048u
@@ -327,6 +327,14 @@ static struct wconn *conn_get(struct worker *w)
 	for (unsigned i = 0; i < w->nconns; i++) {
 		struct wconn *wc = &w->conns[i];
 		if (!wc->used) {
+			/* Buffers on first use, then kept for the slot's next
+			 * connection: memory follows the connections really open. */
+			if (!wc->tx)
+				wc->tx = malloc(TX_CAP);
+			if (!wc->rx)
+				wc->rx = malloc(RX_CAP);
+			if (!wc->tx || !wc->rx)
+				return NULL;
 			wc->used = true;
 			wc->s = NULL;
 			wc->initiator = NULL;
@@ -1134,13 +1142,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	w->scratch = malloc(RX_CAP > OUT_CAP ? RX_CAP : OUT_CAP);
 	if (!w->sess || !w->listeners || !w->conns || !w->scratch)
 		goto out;
-	for (unsigned i = 0; i < w->nconns; i++) {
+	for (unsigned i = 0; i < w->nconns; i++)
 		w->conns[i].w = w;
-		w->conns[i].tx = malloc(TX_CAP);
-		w->conns[i].rx = malloc(RX_CAP);
-		if (!w->conns[i].tx || !w->conns[i].rx)
-			goto out;
-	}
 
 	struct rfx_loop_opts lo = {
 		.max_conns = w->nconns + n + 4,
