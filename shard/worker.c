@@ -546,6 +546,8 @@ static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
 }
 
 static void initiator_schedule(struct wsess *se, int64_t after);
+static void to_client_event(struct wsess *se, uint32_t ev, int32_t code, uint64_t seq,
+			    const char *text);
 
 static void conn_closed(struct rfx_conn *c, int reason)
 {
@@ -558,6 +560,7 @@ static void conn_closed(struct rfx_conn *c, int reason)
 		se->conn = NULL;
 		rfx_session_on_disconnect(&se->s, w->now);
 		sess_dirty(se);
+		to_client_event(se, RFX_WK_EV_DISCONNECT, reason, 0, "");
 		if (reason != 0 && reason != RFX_EPEERCLOSED)
 			wlog(w, "%s: connection lost: %s", se->sc->id, rfx_strerror(reason));
 	}
@@ -677,6 +680,7 @@ static void op_disconnect(void *ctx)
 	wc->s = NULL;
 	wc->dropped = true;
 	sess_dirty(se);
+	to_client_event(se, RFX_WK_EV_DISCONNECT, 0, 0, "");
 	/* Let a Logout leave first, but never wait forever on a peer that
 	 * does not read. */
 	rfx_conn_close_flush(&wc->c, 0);
@@ -842,6 +846,11 @@ static int cl_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag, c
 	if (len > OUT_CAP)
 		return -EMSGSIZE;
 	struct wsess *se = &w->sess[session];
+	/* A peer that does not read fills our send buffer; the session would
+	 * drop the connection on a failed send. Refuse the message instead: the
+	 * client hears of it (send failure with its tag) and may retry. */
+	if (se->conn && rfx_conn_queued(&se->conn->c) + len + 1024 > TX_CAP)
+		return RFX_ETXFULL;
 	/* The body lives in the client's ring, which the client can still
 	 * write: parse a private copy. */
 	memcpy(w->scratch, body, len);
