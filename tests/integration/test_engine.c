@@ -436,3 +436,58 @@ Test(engine, full_client_ring_pauses_and_resumes_from_store, .timeout = 90)
 	rfx_client_detach(vc);
 	finish(&e);
 }
+
+/* SIGHUP with a session added: the venue's shard restarts with it, the
+ * existing session logs back on with its sequence numbers. */
+Test(engine, sighup_adds_a_session, .timeout = 90)
+{
+	struct env e = {0};
+	struct strat s = {0};
+	struct rfx_client *c = NULL;
+	start(&e);
+	int h = attach_logged_on(&e, &c, &s);
+	order_flow(c, h, &s, 5);
+	struct rfx_session_status before;
+	cr_assert_eq(rfx_session_status(c, h, &before), 0);
+
+	char path[512], cfg[1024];
+	snprintf(path, sizeof(path), "%s/venue.cfg", e.dir);
+	snprintf(cfg, sizeof(cfg),
+		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
+		 "UseDataDictionary=N\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
+		 "TargetCompID=BANK\nSocketAcceptPort=%d\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
+		 "TargetCompID=BANK2\nSocketAcceptPort=%d\n"
+		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/venue-store\nIdleStrategy=block\n",
+		 e.port, e.port, e.venue, e.dir);
+	write_file(path, cfg);
+	cr_assert_eq(kill(e.venue_pid, SIGHUP), 0);
+	char log[512];
+	snprintf(log, sizeof(log), "%s/venue.log", e.dir);
+	wait_log(log, "settings reloaded, 1 shard(s) restarted", 15000);
+	wait_log(log, "serving 2 sessions", 15000);
+	struct rfx_seg seg;
+	cr_assert_eq(rfx_seg_open(&seg, e.venue, 0), 0);
+	cr_expect_geq(rfx_seg_dir_find(&seg, "FIX.4.4:VENUE->BANK2"), 0);
+	rfx_seg_close(&seg);
+
+	/* The echo app was detached by the restart; bring it back. */
+	stop(e.echo_pid);
+	char elog[512];
+	snprintf(elog, sizeof(elog), "%s/echo2.log", e.dir);
+	e.echo_pid = spawn(elog, (char *[]){(char *)bin("RINGFIX_ECHO"), "--instance", e.venue, NULL});
+	wait_log(elog, "bound 2 sessions", 10000);
+	/* The bank's session logs back on by itself (ReconnectInterval=1). */
+	int64_t end = now_ms() + 20000;
+	struct rfx_session_status st = {0};
+	do {
+		cr_assert(now_ms() < end, "bank session did not log back on");
+		rfx_poll(c, &handler, &s, 64);
+		usleep(20000);
+	} while (rfx_session_status(c, h, &st) != 0 || st.state != RFX_SESSION_ACTIVE ||
+		 st.next_sender_seq <= before.next_sender_seq);
+	order_flow(c, h, &s, 5);
+	rfx_client_detach(c);
+	finish(&e);
+}
