@@ -219,7 +219,11 @@ static int attach_logged_on(struct env *e, struct rfx_client **c, struct strat *
 		cr_assert(now_ms() < end, "attach: %s", rfx_strerror(rc));
 		usleep(50000);
 	}
-	int h = rfx_bind(*c, "FIX.4.4:BANK->VENUE", 0);
+	int h;
+	/* A shard publishes its segment before its sessions: a client that
+	 * attaches right after a (re)start may have to wait for the entry. */
+	while ((h = rfx_bind(*c, "FIX.4.4:BANK->VENUE", 0)) == RFX_ENOSESSION && now_ms() < end)
+		usleep(20000);
 	cr_assert_geq(h, 0, "bind: %s", rfx_strerror(h));
 	struct rfx_session_status st = {0};
 	for (;;) {
