@@ -159,11 +159,12 @@ int main(int argc, char **argv)
 	if (!runs || !orders)
 		die("--runs and --orders must be positive");
 
-	char dir[] = "/tmp/rfx-e2e.XXXXXX";
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/rfx-e2e.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	int port = free_port();
-	char venue[32], bank[32], path[256], log[256], cfg[1024];
+	char venue[32], bank[32], path[600], log[600], cfg[1400];
 	snprintf(venue, sizeof(venue), "e2ev%d", (int)getpid());
 	snprintf(bank, sizeof(bank), "e2eb%d", (int)getpid());
 
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
 	snprintf(log, sizeof(log), "%s/venue.log", dir);
 	pid_t vpid = spawn(log, (char *[]){(char *)rd, path, NULL});
 	wait_log(log, "serving");
-	char elog[256];
+	char elog[600];
 	snprintf(elog, sizeof(elog), "%s/echo.log", dir);
 	pid_t epid = spawn(elog, (char *[]){(char *)echo, "--instance", venue, NULL});
 	wait_log(elog, "bound");
@@ -263,7 +264,7 @@ int main(int argc, char **argv)
 	stop(bpid);
 	stop(epid);
 	stop(vpid);
-	char cmd[300];
+	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "e2e_bench: could not remove %s\n", dir);
