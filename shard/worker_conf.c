@@ -176,6 +176,34 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 			return rc;
 		}
 	}
+	/* One listening socket per port, in one shard: a connection is bound to
+	 * its session by the Logon that arrives on it, so every acceptor session
+	 * of a port must live where that port is accepted (handing accepted
+	 * sockets between shards is not implemented). Hashed sessions follow the
+	 * first session of their port; explicit Shard= values must agree. */
+	for (unsigned i = 0; i < s->nsessions; i++) {
+		struct rfx_worker_session_conf *x = &c->sessions[i];
+		if (!x->acceptor)
+			continue;
+		for (unsigned j = 0; j < i; j++) {
+			const struct rfx_worker_session_conf *y = &c->sessions[j];
+			if (!y->acceptor || y->accept_port != x->accept_port ||
+			    strcmp(y->accept_address, x->accept_address) || y->shard == x->shard)
+				continue;
+			if (s->sessions[i].shard_setting >= 0) {
+				snprintf(err, errlen,
+					 "session %s (line %u): Shard=%u, but SocketAcceptPort=%u is "
+					 "served by shard %u (session %s); acceptor sessions of one "
+					 "port must share a shard",
+					 x->id, s->sessions[i].line, x->shard, x->accept_port, y->shard,
+					 y->id);
+				rfx_worker_conf_free(c);
+				return RFX_ECONFIG;
+			}
+			x->shard = y->shard;
+			break;
+		}
+	}
 	c->nsessions = s->nsessions;
 	*out = c;
 	return 0;

@@ -495,3 +495,84 @@ Test(engine, sighup_adds_a_session, .timeout = 90)
 	rfx_client_detach(c);
 	finish(&e);
 }
+
+/* Sessions logged on in one instance (both shards), from the directories. */
+static unsigned active_sessions(const char *instance, unsigned shards)
+{
+	unsigned n = 0;
+	for (unsigned sh = 0; sh < shards; sh++) {
+		struct rfx_seg seg;
+		if (rfx_seg_open(&seg, instance, sh) < 0)
+			continue;
+		for (uint32_t i = 0; i < seg.max_sessions; i++) {
+			struct rfx_session_info info;
+			if (rfx_seg_dir_read(&seg, i, &info) == 0 && info.state == RFX_SESSION_ACTIVE)
+				n++;
+		}
+		rfx_seg_close(&seg);
+	}
+	return n;
+}
+
+/* Many sessions across two shards on each side (RFX_TEST_SESSIONS, default
+ * 200; the issue's figure is 1000): every one logs on, and all log out on
+ * SIGTERM. */
+Test(engine, many_sessions_two_shards, .timeout = 180)
+{
+	const char *rd = bin("RINGFIXD");
+	unsigned n = getenv("RFX_TEST_SESSIONS") ? (unsigned)atoi(getenv("RFX_TEST_SESSIONS")) : 200;
+	struct env e = {0};
+	snprintf(e.dir, sizeof(e.dir), "%s/rfx-it.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	cr_assert(mkdtemp(e.dir));
+	e.port = free_port();
+	unsigned tag = (unsigned)getpid() * 7919u + (unsigned)now_ms();
+	snprintf(e.venue, sizeof(e.venue), "mv%u", tag % 1000000u);
+	snprintf(e.bank, sizeof(e.bank), "mb%u", tag % 1000000u);
+	size_t cap = 1024 + (size_t)n * 200;
+	char *vcfg = malloc(cap), *bcfg = malloc(cap);
+	cr_assert(vcfg && bcfg);
+	/* The venue serves one port per shard (acceptor sessions of a port
+	 * share its shard); the bank's initiators spread by hash. */
+	int port2 = free_port();
+	size_t vl = (size_t)snprintf(vcfg, cap,
+		"[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\nUseDataDictionary=N\n"
+		"ConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
+		"[ENGINE]\nInstanceName=%s\nStorePath=%s/venue-store\nIdleStrategy=block\nShards=2\n"
+		"FromShardRingSize=65536\nToShardRingSize=65536\n",
+		e.venue, e.dir);
+	size_t bl = (size_t)snprintf(bcfg, cap,
+		"[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\nUseDataDictionary=N\n"
+		"ConnectionType=initiator\nBeginString=FIX.4.4\nTargetCompID=VENUE\n"
+		"SocketConnectHost=127.0.0.1\nReconnectInterval=1\n"
+		"[ENGINE]\nInstanceName=%s\nStorePath=%s/bank-store\nIdleStrategy=block\nShards=2\n"
+		"FromShardRingSize=65536\nToShardRingSize=65536\n",
+		e.bank, e.dir);
+	for (unsigned i = 0; i < n; i++) {
+		int p = i % 2 ? port2 : e.port;
+		vl += (size_t)snprintf(vcfg + vl, cap - vl,
+				       "[SESSION]\nTargetCompID=B%05u\nSocketAcceptPort=%d\nShard=%u\n",
+				       i, p, i % 2);
+		bl += (size_t)snprintf(bcfg + bl, cap - bl,
+				       "[SESSION]\nSenderCompID=B%05u\nSocketConnectPort=%d\n", i, p);
+	}
+	char path[600], log[600];
+	snprintf(path, sizeof(path), "%s/venue.cfg", e.dir);
+	write_file(path, vcfg);
+	snprintf(log, sizeof(log), "%s/venue.log", e.dir);
+	e.venue_pid = spawn(log, (char *[]){(char *)rd, path, NULL});
+	wait_log(log, "shard 1: serving", 30000);
+	wait_log(log, "shard 0: serving", 30000);
+	snprintf(path, sizeof(path), "%s/bank.cfg", e.dir);
+	write_file(path, bcfg);
+	snprintf(log, sizeof(log), "%s/bank.log", e.dir);
+	e.bank_pid = spawn(log, (char *[]){(char *)rd, path, NULL});
+	free(vcfg);
+	free(bcfg);
+	int64_t end = now_ms() + 120000;
+	unsigned up = 0;
+	while ((up = active_sessions(e.bank, 2)) < n && now_ms() < end)
+		usleep(100000);
+	cr_expect_eq(up, n, "%u of %u bank sessions logged on", up, n);
+	cr_expect_eq(active_sessions(e.venue, 2), n);
+	finish(&e);
+}
