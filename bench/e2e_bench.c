@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,6 +52,9 @@ static pid_t spawn(const char *log, char *const argv[])
 	if (pid < 0)
 		die("fork failed");
 	if (pid == 0) {
+		/* A failed test must not leave engines behind: they get SIGTERM
+		 * when the process that started them goes away. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
