@@ -159,6 +159,53 @@ static pid_t spawn(const struct rfx_worker_conf *conf, unsigned shard)
 	_exit(rc < 0 ? 1 : 0);
 }
 
+/* SIGHUP: re-read the settings; every shard whose sessions changed (added,
+ * removed or edited) restarts with the new list (its sessions log out and
+ * back on; sequence numbers live in the store), the others keep running.
+ * Engine-level changes and sessions moving between shards need a restart
+ * of ringfixd and are refused with a log line. */
+static void reload(const char *path, struct rfx_worker_conf **conf, struct shard *sh,
+		   unsigned nshards)
+{
+	struct rfx_settings *s = NULL;
+	struct rfx_settings_error err = {0};
+	struct rfx_worker_conf *next = NULL;
+	char msg[512] = "";
+	int rc = rfx_settings_load(path, &s, &err);
+	if (rc < 0) {
+		logf_("SIGHUP: settings not reloaded: %s", err.text[0] ? err.text : rfx_strerror(rc));
+		return;
+	}
+	rc = rfx_worker_conf_new(s, &next, msg, sizeof(msg));
+	rfx_settings_free(s);
+	if (rc < 0) {
+		logf_("SIGHUP: settings not reloaded: %s", msg[0] ? msg : rfx_strerror(rc));
+		return;
+	}
+	if (rfx_worker_conf_needs_restart(*conf, next, msg, sizeof(msg))) {
+		logf_("SIGHUP: settings not reloaded: %s (restart ringfixd to apply)", msg);
+		rfx_worker_conf_free(next);
+		return;
+	}
+	unsigned changed = 0;
+	for (unsigned i = 0; i < nshards; i++) {
+		if (!rfx_worker_conf_shard_differs(*conf, next, i))
+			continue;
+		changed++;
+		if (sh[i].pid > 0) {
+			logf_("shard %u: sessions changed; restarting it", i);
+			kill(sh[i].pid, SIGTERM);
+			int status;
+			waitpid(sh[i].pid, &status, 0);
+		}
+		sh[i].pid = 0;
+		sh[i].restart_at = mono_ms(); /* respawned by the main loop */
+	}
+	rfx_worker_conf_free(*conf);
+	*conf = next;
+	logf_("SIGHUP: settings reloaded, %u shard(s) restarted with new sessions", changed);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringfixd SETTINGS_FILE\n"
@@ -237,7 +284,7 @@ int main(int argc, char **argv)
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
-			logf_("SIGHUP: reloading the session list is not supported yet; ignored");
+			reload(argv[1], &conf, sh, nshards);
 		}
 		int status;
 		pid_t pid;

@@ -34,7 +34,7 @@
 
 #define NS 1000000000LL
 #define TX_CAP (1u << 20)         /* per-connection send buffer */
-#define RX_CAP (1u << 20)         /* per-connection reassembly buffer */
+#define RX_CAP (256u << 10)       /* per-connection reassembly: largest inbound message */
 #define OUT_CAP (64u << 10)       /* largest outbound message */
 #define QUEUE_CAP (256u << 10)    /* messages held while a gap fills */
 #define MAX_FIELDS 2048u
@@ -328,6 +328,14 @@ static struct wconn *conn_get(struct worker *w)
 	for (unsigned i = 0; i < w->nconns; i++) {
 		struct wconn *wc = &w->conns[i];
 		if (!wc->used) {
+			/* Buffers on first use, then kept for the slot's next
+			 * connection: memory follows the connections really open. */
+			if (!wc->tx)
+				wc->tx = malloc(TX_CAP);
+			if (!wc->rx)
+				wc->rx = malloc(RX_CAP);
+			if (!wc->tx || !wc->rx)
+				return NULL;
 			wc->used = true;
 			wc->s = NULL;
 			wc->initiator = NULL;
@@ -539,6 +547,8 @@ static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
 }
 
 static void initiator_schedule(struct wsess *se, int64_t after);
+static void to_client_event(struct wsess *se, uint32_t ev, int32_t code, uint64_t seq,
+			    const char *text);
 
 static void conn_closed(struct rfx_conn *c, int reason)
 {
@@ -551,6 +561,7 @@ static void conn_closed(struct rfx_conn *c, int reason)
 		se->conn = NULL;
 		rfx_session_on_disconnect(&se->s, w->now);
 		sess_dirty(se);
+		to_client_event(se, RFX_WK_EV_DISCONNECT, reason, 0, "");
 		if (reason != 0 && reason != RFX_EPEERCLOSED)
 			wlog(w, "%s: connection lost: %s", se->sc->id, rfx_strerror(reason));
 	}
@@ -670,6 +681,7 @@ static void op_disconnect(void *ctx)
 	wc->s = NULL;
 	wc->dropped = true;
 	sess_dirty(se);
+	to_client_event(se, RFX_WK_EV_DISCONNECT, 0, 0, "");
 	/* Let a Logout leave first, but never wait forever on a peer that
 	 * does not read. */
 	rfx_conn_close_flush(&wc->c, 0);
@@ -835,6 +847,11 @@ static int cl_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag, c
 	if (len > OUT_CAP)
 		return -EMSGSIZE;
 	struct wsess *se = &w->sess[session];
+	/* A peer that does not read fills our send buffer; the session would
+	 * drop the connection on a failed send. Refuse the message instead: the
+	 * client hears of it (send failure with its tag) and may retry. */
+	if (se->conn && rfx_conn_queued(&se->conn->c) + len + 1024 > TX_CAP)
+		return RFX_ETXFULL;
 	/* The body lives in the client's ring, which the client can still
 	 * write: parse a private copy. */
 	memcpy(w->scratch, body, len);
@@ -1135,13 +1152,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	w->scratch = malloc(RX_CAP > OUT_CAP ? RX_CAP : OUT_CAP);
 	if (!w->sess || !w->listeners || !w->conns || !w->scratch)
 		goto out;
-	for (unsigned i = 0; i < w->nconns; i++) {
+	for (unsigned i = 0; i < w->nconns; i++)
 		w->conns[i].w = w;
-		w->conns[i].tx = malloc(TX_CAP);
-		w->conns[i].rx = malloc(RX_CAP);
-		if (!w->conns[i].tx || !w->conns[i].rx)
-			goto out;
-	}
 
 	struct rfx_loop_opts lo = {
 		.max_conns = w->nconns + n + 4,

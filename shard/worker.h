@@ -36,6 +36,17 @@ unsigned rfx_worker_conf_shards(const struct rfx_worker_conf *c);
 int rfx_worker_conf_cpu(const struct rfx_worker_conf *c, unsigned shard);
 const char *rfx_worker_conf_instance(const struct rfx_worker_conf *c);
 
+/* For a reload (SIGHUP): 1 if shard `shard` runs different sessions (or
+ * the same ones differently) under b than under a, else 0. */
+int rfx_worker_conf_shard_differs(const struct rfx_worker_conf *a,
+				  const struct rfx_worker_conf *b, unsigned shard);
+
+/* 1 if a session present in both moved to another shard, or the engine
+ * settings differ (shard count, instance, rings, store): such a change
+ * needs a full restart. err names the first difference. */
+int rfx_worker_conf_needs_restart(const struct rfx_worker_conf *a,
+				  const struct rfx_worker_conf *b, char *err, size_t errlen);
+
 /* Move sessions whose shard changed (Shards= edited) to their new shard's
  * store before any worker runs. Returns 0 or a negative code with err set;
  * *moved receives the number of sessions moved. Cold; one process only. */

@@ -3,6 +3,8 @@
  * engine/settings.h (see worker_conf.h for why).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +187,34 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 			return rc;
 		}
 	}
+	/* One listening socket per port, in one shard: a connection is bound to
+	 * its session by the Logon that arrives on it, so every acceptor session
+	 * of a port must live where that port is accepted (handing accepted
+	 * sockets between shards is not implemented). Hashed sessions follow the
+	 * first session of their port; explicit Shard= values must agree. */
+	for (unsigned i = 0; i < s->nsessions; i++) {
+		struct rfx_worker_session_conf *x = &c->sessions[i];
+		if (!x->acceptor)
+			continue;
+		for (unsigned j = 0; j < i; j++) {
+			const struct rfx_worker_session_conf *y = &c->sessions[j];
+			if (!y->acceptor || y->accept_port != x->accept_port ||
+			    strcmp(y->accept_address, x->accept_address) || y->shard == x->shard)
+				continue;
+			if (s->sessions[i].shard_setting >= 0) {
+				snprintf(err, errlen,
+					 "session %s (line %u): Shard=%u, but SocketAcceptPort=%u is "
+					 "served by shard %u (session %s); acceptor sessions of one "
+					 "port must share a shard",
+					 x->id, s->sessions[i].line, x->shard, x->accept_port, y->shard,
+					 y->id);
+				rfx_worker_conf_free(c);
+				return RFX_ECONFIG;
+			}
+			x->shard = y->shard;
+			break;
+		}
+	}
 	c->nsessions = s->nsessions;
 	*out = c;
 	return 0;
@@ -214,4 +244,73 @@ int rfx_worker_conf_cpu(const struct rfx_worker_conf *c, unsigned shard)
 const char *rfx_worker_conf_instance(const struct rfx_worker_conf *c)
 {
 	return c->instance;
+}
+
+static const struct rfx_worker_session_conf *find(const struct rfx_worker_conf *c, const char *id)
+{
+	for (unsigned i = 0; i < c->nsessions; i++)
+		if (strcmp(c->sessions[i].id, id) == 0)
+			return &c->sessions[i];
+	return NULL;
+}
+
+/* Same session settings? The schedule pointer differs per copy; what it
+ * points at is compared on its own. Both copies come from calloc and field
+ * writes, so padding bytes are zero in both. */
+static bool same_session(const struct rfx_worker_session_conf *x,
+			 const struct rfx_worker_session_conf *y)
+{
+	struct rfx_session_config cx = x->cfg, cy = y->cfg;
+	if ((cx.schedule == NULL) != (cy.schedule == NULL))
+		return false;
+	if (cx.schedule && memcmp(&x->sched, &y->sched, offsetof(struct rfx_schedule, tz)) != 0)
+		return false;
+	if (strcmp(x->transport_dict, y->transport_dict) || strcmp(x->app_dict, y->app_dict))
+		return false;
+	cx.schedule = cy.schedule = NULL;
+	return memcmp(&cx, &cy, sizeof(cx)) == 0 && x->acceptor == y->acceptor &&
+	       x->accept_port == y->accept_port &&
+	       strcmp(x->accept_address, y->accept_address) == 0 && x->nconnect == y->nconnect &&
+	       memcmp(x->connect, y->connect, sizeof(x->connect)) == 0 &&
+	       x->reconnect_interval == y->reconnect_interval &&
+	       x->persist_messages == y->persist_messages &&
+	       x->use_dictionary == y->use_dictionary && x->validate_flags == y->validate_flags;
+}
+
+int rfx_worker_conf_shard_differs(const struct rfx_worker_conf *a,
+				  const struct rfx_worker_conf *b, unsigned shard)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const struct rfx_worker_conf *x = pass ? b : a, *y = pass ? a : b;
+		for (unsigned i = 0; i < x->nsessions; i++) {
+			if (x->sessions[i].shard != shard)
+				continue;
+			const struct rfx_worker_session_conf *o = find(y, x->sessions[i].id);
+			if (!o || o->shard != shard || !same_session(&x->sessions[i], o))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int rfx_worker_conf_needs_restart(const struct rfx_worker_conf *a,
+				  const struct rfx_worker_conf *b, char *err, size_t errlen)
+{
+	if (a->shards != b->shards || strcmp(a->instance, b->instance) ||
+	    a->ring_to_shard != b->ring_to_shard || a->ring_to_client != b->ring_to_client ||
+	    strcmp(a->store_path, b->store_path) || a->idle != b->idle ||
+	    a->durable_power != b->durable_power || a->map_size != b->map_size ||
+	    a->ncpus != b->ncpus || memcmp(a->cpus, b->cpus, sizeof(a->cpus))) {
+		snprintf(err, errlen, "the [ENGINE] settings changed");
+		return 1;
+	}
+	for (unsigned i = 0; i < a->nsessions; i++) {
+		const struct rfx_worker_session_conf *o = find(b, a->sessions[i].id);
+		if (o && o->shard != a->sessions[i].shard) {
+			snprintf(err, errlen, "session %s moves from shard %u to %u",
+				 a->sessions[i].id, a->sessions[i].shard, o->shard);
+			return 1;
+		}
+	}
+	return 0;
 }

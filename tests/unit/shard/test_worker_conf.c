@@ -3,6 +3,7 @@
  * process will run, checked without starting one.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/error.h"
@@ -101,4 +102,31 @@ Test(worker_conf, local_time_is_refused_with_a_reason, .timeout = 10)
 	cr_expect_null(c);
 	cr_expect(strstr(err, "UseLocalTime") != NULL, "%s", err);
 	cr_expect(strstr(err, "FIX.4.4:ME->A") != NULL, "%s", err);
+}
+
+/* Acceptor sessions of one port live in the shard that accepts it. */
+Test(worker_conf, one_port_one_shard, .timeout = 10)
+{
+	char text[2048];
+	size_t l = (size_t)snprintf(text, sizeof(text),
+		"[DEFAULT]\nNonStopSession=Y\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=ME\n"
+		"SocketAcceptPort=7001\nUseDataDictionary=N\n[ENGINE]\nShards=4\n");
+	for (int i = 0; i < 8; i++)
+		l += (size_t)snprintf(text + l, sizeof(text) - l, "[SESSION]\nTargetCompID=T%d\n", i);
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	for (unsigned i = 1; i < c->nsessions; i++)
+		cr_expect_eq(c->sessions[i].shard, c->sessions[0].shard, "session %u", i);
+	rfx_worker_conf_free(c);
+
+	const char *bad =
+		"[DEFAULT]\nNonStopSession=Y\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=ME\n"
+		"SocketAcceptPort=7001\nUseDataDictionary=N\n[ENGINE]\nShards=2\n"
+		"[SESSION]\nTargetCompID=A\nShard=0\n[SESSION]\nTargetCompID=B\nShard=1\n";
+	c = conf_of(bad, &rc, err, sizeof(err));
+	cr_expect_eq(rc, RFX_ECONFIG);
+	cr_expect_null(c);
+	cr_expect(strstr(err, "must share a shard") != NULL, "%s", err);
 }
