@@ -2,7 +2,7 @@
  * e2e_bench: order round trip through the whole engine on loopback.
  *
  *   strategy (this process, libringfix) -> bank ringfixd shard (initiator)
- *     -> TCP -> venue ringfixd shard (acceptor) -> ringfix echo (libringfix)
+ *     -> TCP -> venue ringfixd shard (acceptor) -> `ringfix echo` (libringfix)
  *     -> venue shard -> TCP -> bank shard -> strategy
  *
  * One order in flight at a time (ping-pong); the figure is the round trip
@@ -10,7 +10,7 @@
  * passes with LMDB group commits. Runs are repeated; prints medians with
  * min-max over runs, the CPUs, and with --json one flat JSON object.
  *
- *   e2e_bench --ringfixd BIN --echo BIN [--quick] [--json] [--runs N]
+ *   e2e_bench --ringfixd BIN --ringfix BIN [--quick] [--json] [--runs N]
  *             [--orders N] [--idle block|spin-yield|spin]
  *
  * No QuickFIX figure yet: an equivalent QuickFIX initiator/acceptor pair is
@@ -129,14 +129,14 @@ static const struct rfx_handler handler = {on_msg, NULL, NULL};
 
 int main(int argc, char **argv)
 {
-	const char *rd = NULL, *echo = NULL, *idle = "block";
+	const char *rd = NULL, *ringfix = NULL, *idle = "block";
 	bool quick = false, json = false;
 	unsigned runs = 5, orders = 2000, warmup = 200;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ringfixd") && i + 1 < argc)
 			rd = argv[++i];
-		else if (!strcmp(argv[i], "--echo") && i + 1 < argc)
-			echo = argv[++i];
+		else if (!strcmp(argv[i], "--ringfix") && i + 1 < argc)
+			ringfix = argv[++i];
 		else if (!strcmp(argv[i], "--idle") && i + 1 < argc)
 			idle = argv[++i];
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
@@ -148,13 +148,13 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--json"))
 			json = true;
 		else {
-			fprintf(stderr, "usage: e2e_bench --ringfixd BIN --echo BIN [--quick] [--json] "
+			fprintf(stderr, "usage: e2e_bench --ringfixd BIN --ringfix BIN [--quick] [--json] "
 					"[--runs N] [--orders N] [--idle block|spin-yield|spin]\n");
 			return 2;
 		}
 	}
-	if (!rd || !echo)
-		die("--ringfixd and --echo are required");
+	if (!rd || !ringfix)
+		die("--ringfixd and --ringfix are required");
 	if (quick) {
 		runs = 2;
 		orders = 200;
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
 	wait_log(log, "serving");
 	char elog[600];
 	snprintf(elog, sizeof(elog), "%s/echo.log", dir);
-	pid_t epid = spawn(elog, (char *[]){(char *)echo, "--instance", venue, NULL});
+	pid_t epid = spawn(elog, (char *[]){(char *)ringfix, "echo", "--instance", venue, NULL});
 	wait_log(elog, "bound");
 
 	snprintf(cfg, sizeof(cfg),

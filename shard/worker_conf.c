@@ -299,7 +299,9 @@ int rfx_worker_conf_needs_restart(const struct rfx_worker_conf *a,
 	if (a->shards != b->shards || strcmp(a->instance, b->instance) ||
 	    a->ring_to_shard != b->ring_to_shard || a->ring_to_client != b->ring_to_client ||
 	    strcmp(a->store_path, b->store_path) || a->idle != b->idle ||
-	    a->durable_power != b->durable_power || a->map_size != b->map_size ||
+	    a->durability != b->durability || a->flush_interval_ms != b->flush_interval_ms ||
+	    a->map_size != b->map_size || a->map_size_max != b->map_size_max ||
+	    a->keep_periods != b->keep_periods ||
 	    a->ncpus != b->ncpus || memcmp(a->cpus, b->cpus, sizeof(a->cpus))) {
 		snprintf(err, errlen, "the [ENGINE] settings changed");
 		return 1;

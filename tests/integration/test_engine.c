@@ -484,7 +484,7 @@ Test(engine, sighup_adds_a_session, .timeout = 90)
 	stop(e.echo_pid);
 	char elog[512];
 	snprintf(elog, sizeof(elog), "%s/echo2.log", e.dir);
-	e.echo_pid = spawn(elog, (char *[]){(char *)bin("RINGFIX_ECHO"), "--instance", e.venue, NULL});
+	e.echo_pid = spawn(elog, (char *[]){(char *)bin("RINGFIX"), "echo", "--instance", e.venue, NULL});
 	wait_log(elog, "bound 2 sessions", 10000);
 	/* The bank's session logs back on by itself (ReconnectInterval=1). */
 	int64_t end = now_ms() + 20000;
