@@ -32,7 +32,8 @@ int rfx_session_config_from_settings(struct rfx_session_config *c, struct rfx_sc
 	    copy(c->default_appl_ver_id, ss->default_appl_ver_id) ||
 	    copy(c->username, ss->username) || copy(c->password, ss->password))
 		return -EINVAL;
-	c->heart_bt_int = ss->heartbt_int;
+	if (ss->heartbt_int) /* acceptors may leave it to the peer's Logon */
+		c->heart_bt_int = ss->heartbt_int;
 	c->reset_on_logon = ss->reset_on_logon;
 	c->reset_on_logout = ss->reset_on_logout;
 	c->reset_on_disconnect = ss->reset_on_disconnect;

@@ -13,11 +13,12 @@
 
 /*
  * Fills c (all of it) and sched from ss. c->schedule points at sched, which
- * must outlive the session; tz is the zone ss->time_zone names, loaded by the
- * caller with rfx_tz_load() (NULL: UTC, or no TimeZone set). Returns 0, or
- * -EINVAL when a value does not fit the session's fixed fields (an ID longer
- * than RFX_SESSION_STR_MAX - 1) or the schedule is incomplete (no StartTime /
- * EndTime and not NonStopSession). Validation with a data dictionary is wired
+ * must outlive the session. tz is the zone of
+ * the schedule, loaded by the caller: rfx_tz_load(ss->time_zone), or
+ * rfx_tz_load_local() for UseLocalTime=Y (NULL: UTC). HeartBtInt 0 keeps the
+ * default. Returns 0, or -EINVAL when a value does not fit the session's fixed
+ * fields (an ID longer than RFX_SESSION_STR_MAX - 1) or the schedule is
+ * incomplete (no StartTime/EndTime and not NonStopSession) or invalid. Validation with a data dictionary is wired
  * separately (engine/session_validate.h).
  */
 int rfx_session_config_from_settings(struct rfx_session_config *c, struct rfx_schedule *sched,

@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/settings.h"
-/* settings.h sizes its whole session ID; session.h names one CompID alike. */
-#undef RFX_SESSION_ID_MAX
 #include "engine/error.h"
+#include "engine/session_config.h"
+#include "engine/settings.h"
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
 #include "store/lmdb_store.h"
@@ -37,91 +36,39 @@ static void copy_str(char *dst, size_t n, const char *src)
 
 /* QuickFIX writes DefaultApplVerID as a name or as the ApplVerID code; the
  * Logon carries the code (1137). */
-static const char *appl_ver_code(const char *v)
-{
-	static const struct { const char *name, *code; } map[] = {
-		{"FIX.2.7", "0"}, {"FIX.3.0", "1"}, {"FIX.4.0", "2"}, {"FIX.4.1", "3"},
-		{"FIX.4.2", "4"}, {"FIX.4.3", "5"}, {"FIX.4.4", "6"}, {"FIX.5.0", "7"},
-		{"FIX.5.0SP1", "8"}, {"FIX.5.0SP2", "9"},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(v, map[i].name) == 0)
-			return map[i].code;
-	return v;
-}
-
-/* The session's schedule (QuickFIX: StartTime/EndTime[/StartDay/EndDay] in
- * TimeZone, or NonStopSession). Returns 0 or RFX_ECONFIG with err set. */
-static int schedule_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o,
+/* The session's protocol configuration and schedule (engine/session_config.h),
+ * in the zone QuickFIX's TimeZone or UseLocalTime=Y names. Returns 0 or
+ * RFX_ECONFIG with err set. */
+static int protocol_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o,
 			 char *err, size_t errlen)
 {
-	struct rfx_schedule *sc = &o->sched;
-	memset(sc, 0, sizeof(*sc));
-	sc->start_day = sc->end_day = -1;
-	if (ss->non_stop_session) {
-		sc->non_stop = true;
-	} else if (ss->start_time >= 0 && ss->end_time >= 0) {
-		sc->start_time = ss->start_time;
-		sc->end_time = ss->end_time;
-		if (ss->start_day >= 0 && ss->end_day >= 0) {
-			sc->start_day = ss->start_day;
-			sc->end_day = ss->end_day;
-		}
-	} else {
-		return 0; /* no schedule given: always in session */
-	}
-	if (ss->use_local_time) {
-		snprintf(err, errlen, "session %s (line %u): UseLocalTime=Y is not supported; "
-			 "name the zone with TimeZone= instead", ss->id, ss->line);
-		return RFX_ECONFIG;
-	}
-	if (ss->time_zone[0]) {
-		int rc = rfx_tz_load(&o->tz, ss->time_zone);
+	const struct rfx_tz *tz = NULL;
+	int rc;
+
+	/* The settings parser refuses TimeZone together with UseLocalTime=Y. */
+	if (ss->time_zone[0] || ss->use_local_time) {
+		rc = ss->use_local_time ? rfx_tz_load_local(&o->tz) : rfx_tz_load(&o->tz, ss->time_zone);
 		if (rc < 0) {
-			snprintf(err, errlen, "session %s (line %u): TimeZone=%s: %s", ss->id,
-				 ss->line, ss->time_zone, rfx_strerror(rc));
+			snprintf(err, errlen, "session %s (line %u): %s%s: %s", ss->id, ss->line,
+				 ss->use_local_time ? "UseLocalTime=Y" : "TimeZone=",
+				 ss->use_local_time ? "" : ss->time_zone, rfx_strerror(rc));
 			return RFX_ECONFIG;
 		}
-		sc->tz = &o->tz;
+		tz = &o->tz;
 	}
-	if (rfx_schedule_check(sc) < 0) {
-		snprintf(err, errlen, "session %s (line %u): invalid schedule", ss->id, ss->line);
+	if (rfx_session_config_from_settings(&o->cfg, &o->sched, ss, tz) < 0) {
+		snprintf(err, errlen, "session %s (line %u): invalid schedule, or an ID longer "
+			 "than %d bytes", ss->id, ss->line, RFX_SESSION_STR_MAX - 1);
 		return RFX_ECONFIG;
 	}
-	o->cfg.schedule = sc;
 	return 0;
 }
 
 static void session_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o)
 {
-	struct rfx_session_config *c = &o->cfg;
 	COPY(o->id, ss->id);
 	o->shard = ss->shard;
-	rfx_session_config_default(c);
 	o->acceptor = ss->connection_type == RFX_CONN_ACCEPTOR;
-	c->role = o->acceptor ? RFX_SESSION_ACCEPTOR : RFX_SESSION_INITIATOR;
-	COPY(c->begin_string, ss->begin_string);
-	COPY(c->sender_comp_id, ss->sender_comp_id);
-	COPY(c->target_comp_id, ss->target_comp_id);
-	COPY(c->sender_sub_id, ss->sender_sub_id);
-	COPY(c->target_sub_id, ss->target_sub_id);
-	COPY(c->sender_location_id, ss->sender_location_id);
-	COPY(c->target_location_id, ss->target_location_id);
-	COPY(c->default_appl_ver_id, appl_ver_code(ss->default_appl_ver_id));
-	if (ss->heartbt_int)
-		c->heart_bt_int = ss->heartbt_int;
-	c->reset_on_logon = ss->reset_on_logon;
-	c->reset_on_logout = ss->reset_on_logout;
-	c->reset_on_disconnect = ss->reset_on_disconnect;
-	c->check_comp_id = ss->check_comp_id;
-	c->check_latency = ss->check_latency;
-	c->max_latency = ss->max_latency;
-	c->resend_chunk_size = ss->resend_request_chunk_size;
-	c->logon_timeout = ss->logon_timeout;
-	c->logout_timeout = ss->logout_timeout;
-	c->validate_length_and_checksum = ss->validate_length_and_checksum;
-	COPY(c->username, ss->username);
-	COPY(c->password, ss->password);
 
 	COPY(o->accept_address, ss->socket_accept_address);
 	o->accept_port = ss->socket_accept_port;
@@ -181,7 +128,7 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 			return RFX_ECONFIG;
 		}
 		session_conf(&s->sessions[i], &c->sessions[i]);
-		int rc = schedule_conf(&s->sessions[i], &c->sessions[i], err, errlen);
+		int rc = protocol_conf(&s->sessions[i], &c->sessions[i], err, errlen);
 		if (rc < 0) {
 			rfx_worker_conf_free(c);
 			return rc;

@@ -4,7 +4,9 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/error.h"
 #include "engine/settings.h"
@@ -89,7 +91,8 @@ Test(worker_conf, dictionaries, .timeout = 10)
 	rfx_worker_conf_free(c);
 }
 
-Test(worker_conf, local_time_is_refused_with_a_reason, .timeout = 10)
+/* UseLocalTime=Y: the schedule runs in the machine's zone ($TZ here). */
+Test(worker_conf, local_time_schedule, .timeout = 10)
 {
 	const char *text =
 		"[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=ME\n"
@@ -97,11 +100,36 @@ Test(worker_conf, local_time_is_refused_with_a_reason, .timeout = 10)
 		"UseLocalTime=Y\nUseDataDictionary=N\n";
 	char err[256] = "";
 	int rc;
+
+	if (access("/usr/share/zoneinfo/Asia/Tokyo", R_OK) != 0)
+		cr_skip_test("time zone Asia/Tokyo not installed (tzdata)");
+	setenv("TZ", "Asia/Tokyo", 1);
 	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
-	cr_expect_eq(rc, RFX_ECONFIG);
-	cr_expect_null(c);
-	cr_expect(strstr(err, "UseLocalTime") != NULL, "%s", err);
-	cr_expect(strstr(err, "FIX.4.4:ME->A") != NULL, "%s", err);
+	cr_assert_eq(rc, 0, "%s", err);
+	const struct rfx_schedule *sc = c->sessions[0].cfg.schedule;
+	cr_assert_not_null(sc);
+	/* 2026-07-14 09:00 JST = 00:00 UTC: in session; 18:00 JST = 09:00 UTC: not. */
+	cr_expect(rfx_schedule_in_session(sc, 1783987200LL * 1000000000LL));
+	cr_expect(!rfx_schedule_in_session(sc, (1783987200LL + 9 * 3600) * 1000000000LL));
+	rfx_worker_conf_free(c);
+}
+
+/* Every protocol setting reaches the session (one function maps them,
+ * engine/session_config.c). */
+Test(worker_conf, protocol_settings_reach_the_session, .timeout = 10)
+{
+	const char *text =
+		"[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=ME\n"
+		"TargetCompID=A\nSocketAcceptPort=7001\nUseDataDictionary=N\nNonStopSession=Y\n"
+		"TimestampPrecision=6\nSendRedundantResendRequests=Y\nPersistMessages=N\n";
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_eq(c->sessions[0].cfg.timestamp_precision, 6);
+	cr_expect(c->sessions[0].cfg.send_redundant_resend_requests);
+	cr_expect(c->sessions[0].cfg.no_persist_messages);
+	rfx_worker_conf_free(c);
 }
 
 /* Acceptor sessions of one port live in the shard that accepts it. */
