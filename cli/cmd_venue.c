@@ -537,6 +537,7 @@ int rfx_cli_venue(int argc, char **argv)
 	bool want_expect = false;
 	int ch;
 	optind = 1;
+	opterr = 0; /* one error line of our own instead of getopt's */
 	while ((ch = getopt_long(argc, argv, "i:r:p:l:s:e:h", opts, NULL)) != -1) {
 		char *end;
 		switch (ch) {
@@ -579,12 +580,13 @@ int rfx_cli_venue(int argc, char **argv)
 			usage(stdout);
 			return RFX_CLI_OK;
 		default:
-			usage(stderr);
+			rfx_cli_err(CMD, "unexpected argument '%s' (see ringfix venue --help)",
+				    argv[optind - 1]);
 			return RFX_CLI_USAGE;
 		}
 	}
 	if (optind != argc) {
-		rfx_cli_err(CMD, "unexpected argument '%s'", argv[optind]);
+		rfx_cli_err(CMD, "unexpected argument '%s' (see ringfix venue --help)", argv[optind]);
 		return RFX_CLI_USAGE;
 	}
 	if (want_expect) {
