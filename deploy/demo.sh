@@ -82,8 +82,10 @@ wait_for() { # FILE TEXT: until TEXT appears in FILE (10 s)
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-# IdleStrategy=block: the shards sleep when idle. This machine has few cores and four
-# busy processes share them here; spinning shards would starve the others.
+# IdleStrategy=spin-yield: idle shards poll, then sched_yield. Pure spinning would let
+# four processes starve each other on a small machine; block (sleep until woken) is
+# kind to the CPUs but each wake-up costs milliseconds here. Yielding keeps the
+# round trip in the hundreds of microseconds and hands the CPU to whoever has work.
 common="[DEFAULT]
 StartTime=00:00:00
 EndTime=00:00:00
@@ -100,7 +102,7 @@ SocketAcceptPort=$port
 [ENGINE]
 InstanceName=$venue
 StorePath=$dir/venue-store
-IdleStrategy=block
+IdleStrategy=spin-yield
 CFG
 cat >"$dir/bank.cfg" <<CFG
 $common
@@ -115,11 +117,12 @@ ReconnectInterval=1
 [ENGINE]
 InstanceName=$bank
 StorePath=$dir/bank-store
-IdleStrategy=block
+IdleStrategy=spin-yield
 CFG
 
-echo "demo: two ringfix instances on 127.0.0.1:$port, FIX.4.4, IdleStrategy=block (shards"
-echo "demo: sleep when idle: $(nproc) CPUs are shared by 5 processes here), stores in $dir"
+echo "demo: two ringfix instances on 127.0.0.1:$port, FIX.4.4, stores in $dir"
+echo "demo: IdleStrategy=spin-yield: $(nproc) CPUs shared by 5 processes, so idle loops yield"
+echo "demo: the CPU instead of spinning (spin) or sleeping until woken (block, ms wake-ups)"
 "$ringfixd" "$dir/venue.cfg" >"$dir/venue.log" 2>&1 &
 venue_pid=$!
 wait_for "$dir/venue.log" serving
@@ -131,10 +134,12 @@ echo "demo: venue  '$venue': ringfixd acceptor VENUE->BANK + ringfix venue (fill
 bank_pid=$!
 wait_for "$dir/bank.log" serving
 echo "demo: bank   '$bank': ringfixd initiator BANK->VENUE + examples/strategy"
+echo "demo: each order: strategy -> shared-memory ring -> bank ringfixd -> FIX over TCP ->"
+echo "demo: venue ringfixd -> ring -> ringfix venue, and its ExecutionReports the way back"
 echo
 rc=0
 "$strategy" --instance "$bank" --session "FIX.4.4:BANK->VENUE" --orders "$orders" "${flow[@]}" \
-	--timeout-s 45 || rc=$?
+	--idle yield --timeout-s 45 || rc=$?
 echo
 "$ringfix" status --instance "$bank" || true
 echo
