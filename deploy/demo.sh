@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ringfix demo: deploy/demo.sh BUILD_DIR [--orders N] [--fill-ratio R] [--seed S]
-#                                        [--window K | --rate R]
+#                     [--partials N] [--latency-us N] [--window K | --rate R]
+#                     [--dictionary FIX44.xml]   (both sides validate every message)
 #
 # The whole runtime end to end on this machine, in a temp dir:
 #   venue: ringfixd (acceptor FIX.4.4 VENUE->BANK) + `ringfix venue` (acks, seeded fills)
@@ -10,19 +11,24 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: deploy/demo.sh BUILD_DIR [--orders N] [--fill-ratio R] [--seed S] [--window K | --rate R]" >&2
+	echo "usage: deploy/demo.sh BUILD_DIR [--orders N] [--fill-ratio R] [--seed S]" >&2
+	echo "                      [--partials N] [--latency-us N] [--window K | --rate R]" >&2
+	echo "                      [--dictionary FIX44.xml]" >&2
 	exit 2
 }
 build=${1:-}
 [ -n "$build" ] && [ -d "$build" ] || usage
 shift
-orders=20000 ratio=0.8 seed=1 flow=(--window 8)
+orders=20000 ratio=0.8 seed=1 partials=0 latency=0 dict= flow=(--window 8)
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case "$1" in
 	--orders) orders=$2 ;;
 	--fill-ratio) ratio=$2 ;;
 	--seed) seed=$2 ;;
+	--partials) partials=$2 ;;
+	--latency-us) latency=$2 ;;
+	--dictionary) dict=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") ;;
 	--window | --rate) flow=("$1" "$2") ;;
 	*) usage ;;
 	esac
@@ -89,8 +95,15 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 common="[DEFAULT]
 StartTime=00:00:00
 EndTime=00:00:00
-HeartBtInt=30
+HeartBtInt=30"
+if [ -n "$dict" ]; then
+	common="$common
+UseDataDictionary=Y
+DataDictionary=$dict"
+else
+	common="$common
 UseDataDictionary=N"
+fi
 cat >"$dir/venue.cfg" <<CFG
 $common
 [SESSION]
@@ -126,10 +139,12 @@ echo "demo: the CPU instead of spinning (spin) or sleeping until woken (block, m
 "$ringfixd" "$dir/venue.cfg" >"$dir/venue.log" 2>&1 &
 venue_pid=$!
 wait_for "$dir/venue.log" serving
-"$ringfix" venue --instance "$venue" --fill-ratio "$ratio" --seed "$seed" >"$dir/sim.log" 2>&1 &
+"$ringfix" venue --instance "$venue" --fill-ratio "$ratio" --seed "$seed" \
+	--partials "$partials" --latency-us "$latency" >"$dir/sim.log" 2>&1 &
 sim_pid=$!
 wait_for "$dir/sim.log" bound
 echo "demo: venue  '$venue': ringfixd acceptor VENUE->BANK + ringfix venue (fills $ratio of orders, seed $seed)"
+[ "$partials$latency" = 00 ] || echo "demo:        each fill after $partials partial fills; answers delayed by $latency us"
 "$ringfixd" "$dir/bank.cfg" >"$dir/bank.log" 2>&1 &
 bank_pid=$!
 wait_for "$dir/bank.log" serving
