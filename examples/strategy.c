@@ -396,6 +396,7 @@ int main(int argc, char **argv)
 				next_cancel++;
 			}
 			if (rc != RFX_EFULL && rc < 0) {
+				st.send_failures++;
 				finish(&st, o);
 				next_cancel++;
 			}
