@@ -22,6 +22,8 @@ int rfx_cli_config(int argc, char **argv);
 int rfx_cli_status(int argc, char **argv);
 /* The acceptance application of ../shared/conformance as a libringfix client. */
 int rfx_cli_echo(int argc, char **argv);
+/* A venue simulator (acks, seeded fills, cancels) as a libringfix client. */
+int rfx_cli_venue(int argc, char **argv);
 
 /* Helpers shared by the commands (cli/util.c). */
 

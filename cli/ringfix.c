@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"decode", rfx_cli_decode, "print FIX messages one field per line with names and enums"},
 	{"echo", rfx_cli_echo, "attach to an instance and answer as the acceptance application"},
 	{"status", rfx_cli_status, "shards, sessions and counters of a running instance"},
+	{"venue", rfx_cli_venue, "attach to an acceptor instance and play an exchange (acks, fills)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
