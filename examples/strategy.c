@@ -369,10 +369,12 @@ int main(int argc, char **argv)
 		int64_t t = now_ns();
 		if (t > deadline)
 			break;
+		bool busy = false; /* sent something this round: do not idle */
 		bool may_send = st.sent < n &&
 				(rate > 0 ? t >= start + (int64_t)((double)st.sent * 1e9 / rate)
 					  : st.sent - st.answered < window);
 		if (may_send) {
+			busy = true;
 			/* At a fixed rate the clock starts at the intended time. */
 			int64_t due = rate > 0 ? start + (int64_t)((double)st.sent * 1e9 / rate) : t;
 			rc = send_order(&st, st.sent, wall_ns());
@@ -390,6 +392,7 @@ int main(int argc, char **argv)
 			/* Everything acknowledged: whatever is not done rests on the
 			 * venue's book. Cancel it so every order has an end. */
 			struct order *o = &st.orders[next_cancel];
+			busy = true;
 			if (o->state == DONE || o->cancel_sent ||
 			    (rc = send_cancel(&st, next_cancel)) == 0) {
 				o->cancel_sent = true;
@@ -406,7 +409,7 @@ int main(int argc, char **argv)
 		if (got < 0) {
 			rc = got;
 			fprintf(stderr, "strategy: %s\n", rfx_strerror(rc));
-		} else if (got == 0 && !may_send) {
+		} else if (got == 0 && !busy) {
 			/* Nothing to do: idle per the wait strategy, but wake up in
 			 * time for the next order at a fixed rate. */
 			rfx_wait(st.c, rate > 0 ? 50000 : 1000000);
