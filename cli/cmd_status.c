@@ -121,6 +121,16 @@ static const char *open_error(int rc)
 	}
 }
 
+/* Age of a CLOCK_MONOTONIC stamp written by a live shard: -1 for never (0); a
+ * stamp newer than our reading of the clock (the shard kept running while we
+ * mapped the segment) is 0 ns old, not "never". */
+static int64_t age_ns(uint64_t stamp, int64_t now)
+{
+	if (!stamp)
+		return -1;
+	return (int64_t)stamp > now ? 0 : now - (int64_t)stamp;
+}
+
 static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 {
 	const struct rfx_seg_hdr *h = seg->hdr;
@@ -128,7 +138,7 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 	uint64_t start = atomic_load_explicit(&h->shard_start, memory_order_relaxed);
 	uint64_t gen = atomic_load_explicit(&h->generation, memory_order_relaxed);
 	uint64_t hb = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
-	int64_t hb_age = hb ? now - (int64_t)hb : -1;
+	int64_t hb_age = age_ns(hb, now);
 	bool alive = pid && rfx_proc_alive((pid_t)pid, start) == 1;
 	_Atomic uint64_t *ctr = rfx_seg_counters(seg);
 	struct rfx_session_info si;
@@ -159,7 +169,7 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 			       "\"updated_age_ns\":%lld}", state_name(si.state),
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq,
-			       si.updated_ns ? (long long)(now - (int64_t)si.updated_ns) : -1LL);
+			       (long long)age_ns(si.updated_ns, now));
 		} else {
 			if (!nsess)
 				printf("  %-40s %-13s %12s %12s\n", "session", "state", "next out",
