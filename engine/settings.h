@@ -69,10 +69,15 @@
 #define RFX_SETTINGS_MAX_CONNECT 8    /* SocketConnectHost plus Host1..Host7 */
 #define RFX_SETTINGS_MAX_SHARDS 256
 /* BeginString:Sender/Sub/Loc->Target/Sub/Loc:Qualifier */
-#define RFX_SESSION_ID_MAX (16 + 8 * RFX_SETTINGS_ID_MAX)
+#define RFX_SETTINGS_SESSION_ID_MAX (16 + 8 * RFX_SETTINGS_ID_MAX)
 
 enum rfx_connection_type { RFX_CONN_INITIATOR = 0, RFX_CONN_ACCEPTOR = 1 };
-enum rfx_idle_strategy { RFX_IDLE_SPIN = 0, RFX_IDLE_SPIN_YIELD = 1, RFX_IDLE_BLOCK = 2 };
+/* IdleStrategy. Same values as shard/loop.h's enum rfx_idle, which the shard maps it to. */
+enum rfx_idle_strategy {
+	RFX_IDLE_STRATEGY_SPIN = 0,
+	RFX_IDLE_STRATEGY_SPIN_YIELD = 1,
+	RFX_IDLE_STRATEGY_BLOCK = 2,
+};
 /* Same values as store/lmdb_store.h's enum rfx_store_durability (the engine
  * does not include the store; the shard maps one to the other). */
 enum rfx_settings_durability {
@@ -89,7 +94,7 @@ struct rfx_settings_endpoint {
 /* One [SESSION] after inheritance from [DEFAULT] and defaults. Times are seconds
  * after midnight (-1 = not set), days 0 = Sunday .. 6 = Saturday (-1 = not set). */
 struct rfx_session_settings {
-	char id[RFX_SESSION_ID_MAX];  /* rfx_settings_session_id() of this session */
+	char id[RFX_SETTINGS_SESSION_ID_MAX];  /* rfx_settings_session_id() of this session */
 	unsigned line;                /* line of its [SESSION] header */
 	unsigned shard;               /* explicit Shard= or the stable hash */
 

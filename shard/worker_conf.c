@@ -14,7 +14,13 @@
 #include "engine/settings.h"
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
+#include "shard/loop.h"
 #include "store/lmdb_store.h"
+
+_Static_assert((int)RFX_IDLE_STRATEGY_SPIN == (int)RFX_IDLE_SPIN &&
+	       (int)RFX_IDLE_STRATEGY_SPIN_YIELD == (int)RFX_IDLE_SPIN_YIELD &&
+	       (int)RFX_IDLE_STRATEGY_BLOCK == (int)RFX_IDLE_BLOCK,
+	       "IdleStrategy values differ from the loop's idle modes");
 
 /* StoreDurability (engine/settings.h) names the store's modes with the same
  * values; the engine does not include the store, so the match is checked here. */
@@ -113,7 +119,7 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 		c->cpus[i] = e->shard_cpus[i];
 	c->ring_to_shard = e->to_shard_ring_size;
 	c->ring_to_client = e->from_shard_ring_size;
-	c->idle = e->idle_strategy; /* same numbering as enum rfx_idle */
+	c->idle = e->idle_strategy; /* same numbering as enum rfx_idle (asserted above) */
 	COPY(c->store_path, e->store_path);
 	c->durability = e->store_durability;
 	c->flush_interval_ms = (unsigned)e->store_flush_interval_ms;

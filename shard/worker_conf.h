@@ -1,8 +1,7 @@
 /*
  * Private to shard/worker*.c: the worker configuration, a plain copy of what
- * the settings say, in the engine's own types. Kept apart from
- * engine/settings.h because the two headers name their constants alike
- * (RFX_IDLE_*, RFX_SESSION_ID_MAX) and the worker needs the loop's.
+ * the settings say, in the engine's own types, so the worker's hot code needs
+ * neither engine/settings.h nor the settings' memory.
  */
 #ifndef RFX_SHARD_WORKER_CONF_H
 #define RFX_SHARD_WORKER_CONF_H

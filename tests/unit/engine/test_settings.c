@@ -81,7 +81,7 @@ Test(settings, inherits_default_and_fills_defaults, .timeout = 10)
 	cr_expect_eq(s->engine.shards, 1);
 	cr_expect_str_eq(s->engine.instance_name, "ringfix");
 	cr_expect_eq(s->engine.to_shard_ring_size, 1048576);
-	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_SPIN);
+	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_STRATEGY_SPIN);
 	cr_expect_str_eq(s->sessions[0].id, "FIX.4.4:ISLD->A");
 	cr_expect_eq(rfx_settings_find(s, "FIX.4.2:X->B"), &s->sessions[1]);
 	cr_expect_null(rfx_settings_find(s, "FIX.4.2:X->C"));
@@ -134,7 +134,7 @@ Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 	cr_assert_eq(s->engine.nshard_cpus, 4);
 	cr_expect_eq(s->engine.shard_cpus[0], 2);
 	cr_expect_eq(s->engine.shard_cpus[3], 5);
-	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_BLOCK);
+	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_STRATEGY_BLOCK);
 	cr_expect_eq(s->engine.store_durability, RFX_DURABILITY_FULL);
 	cr_expect_eq(s->engine.store_keep_periods, 7);
 	cr_expect_eq(s->engine.store_flush_interval_ms, 10);
@@ -154,7 +154,7 @@ Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 Test(settings, session_id_format, .timeout = 10)
 {
 	struct rfx_session_settings ss;
-	char buf[RFX_SESSION_ID_MAX];
+	char buf[RFX_SETTINGS_SESSION_ID_MAX];
 
 	memset(&ss, 0, sizeof(ss));
 	strcpy(ss.begin_string, "FIX.4.4");

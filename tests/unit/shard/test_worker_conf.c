@@ -10,9 +10,6 @@
 
 #include "engine/error.h"
 #include "engine/settings.h"
-/* settings.h sizes a whole session ID; session.h (via worker_conf.h) one
- * CompID under the same name. */
-#undef RFX_SESSION_ID_MAX
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
 
