@@ -8,14 +8,11 @@
  * and is checked (rfx_seg_validate, seqlocked directory reads) before use.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -66,48 +63,6 @@ static void status_usage(FILE *f)
 		   "from its shared memory (/dev/shm/ringfix.NAME.N) without disturbing it.\n"
 		   "  --instance NAME  InstanceName of [ENGINE] (default: ringfix)\n"
 		   "  --json           one JSON document on stdout\n");
-}
-
-/* Maps shard `shard` of `instance` read-only and validates it. Same returns as
- * rfx_seg_open. */
-static int seg_open_ro(struct rfx_seg *seg, const char *instance, uint32_t shard)
-{
-	struct stat st;
-	void *base;
-	int fd, rc;
-
-	memset(seg, 0, sizeof(*seg));
-	rc = rfx_seg_name(seg->name, sizeof(seg->name), instance, shard);
-	if (rc < 0)
-		return rc;
-	fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if ((size_t)st.st_size < RFX_SEG_HDR_SIZE) {
-		rc = RFX_EMAGIC; /* created but not yet sized */
-		goto out;
-	}
-	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED) {
-		rc = -errno;
-		goto out;
-	}
-	seg->base = base;
-	seg->size = (size_t)st.st_size;
-	rc = rfx_seg_validate(seg);
-	if (rc == 0 && seg->shard_index != shard)
-		rc = RFX_EBADSEG;
-	if (rc < 0) {
-		munmap(base, seg->size);
-		seg->base = NULL;
-	}
-out:
-	close(fd);
-	return rc;
 }
 
 static const char *open_error(int rc)
@@ -243,7 +198,7 @@ int rfx_cli_status(int argc, char **argv)
 			    instance);
 		return RFX_CLI_USAGE;
 	}
-	rc = seg_open_ro(&seg, instance, 0);
+	rc = rfx_seg_open_ro(&seg, instance, 0);
 	if (rc < 0) {
 		rfx_cli_err("status", "instance '%s': shard 0 (/dev/shm%s): %s", instance, seg.name,
 			    open_error(rc));
@@ -260,7 +215,7 @@ int rfx_cli_status(int argc, char **argv)
 	}
 	for (uint32_t sh = 0; sh < nshards; sh++) {
 		if (sh > 0) {
-			rc = seg_open_ro(&seg, instance, sh);
+			rc = rfx_seg_open_ro(&seg, instance, sh);
 			if (rc < 0) {
 				/* Reported in place; the other shards are still worth showing. */
 				rfx_cli_err("status", "instance '%s': shard %u (/dev/shm%s): %s",
@@ -277,7 +232,7 @@ int rfx_cli_status(int argc, char **argv)
 		if (json && sh)
 			printf(",");
 		print_shard(&seg, json, now);
-		munmap(seg.base, seg.size);
+		rfx_seg_close(&seg);
 	}
 	if (json)
 		printf("]}\n");

@@ -1,6 +1,7 @@
 #include "shm/segment.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -339,7 +340,7 @@ int rfx_seg_validate(struct rfx_seg *seg)
 	return 0;
 }
 
-int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard)
+static int seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard, bool rw)
 {
 	struct stat st;
 	void *base;
@@ -351,7 +352,7 @@ int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard)
 	rc = rfx_seg_name(seg->name, sizeof(seg->name), instance, shard);
 	if (rc < 0)
 		return rc;
-	fd = shm_open(seg->name, O_RDWR | O_CLOEXEC, 0);
+	fd = shm_open(seg->name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -362,7 +363,8 @@ int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard)
 		rc = RFX_EMAGIC; /* created but not yet sized: half-built */
 		goto out;
 	}
-	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	base = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		    fd, 0);
 	if (base == MAP_FAILED) {
 		rc = -errno;
 		goto out;
@@ -379,6 +381,16 @@ int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard)
 out:
 	close(fd);
 	return rc;
+}
+
+int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard)
+{
+	return seg_open(seg, instance, shard, true);
+}
+
+int rfx_seg_open_ro(struct rfx_seg *seg, const char *instance, uint32_t shard)
+{
+	return seg_open(seg, instance, shard, false);
 }
 
 void rfx_seg_close(struct rfx_seg *seg)

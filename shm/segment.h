@@ -159,6 +159,11 @@ int rfx_seg_create(struct rfx_seg *seg, const char *instance, uint32_t shard,
  * or a negative errno. */
 int rfx_seg_open(struct rfx_seg *seg, const char *instance, uint32_t shard);
 
+/* The same, mapped read-only (O_RDONLY, PROT_READ): for observers such as
+ * `ringfix status` that must never write into a shard's memory (and may only
+ * have read permission). Same returns as rfx_seg_open. */
+int rfx_seg_open_ro(struct rfx_seg *seg, const char *instance, uint32_t shard);
+
 /* Validate a segment image of `size` bytes and fill the private geometry of
  * `seg` (base/size are set by the caller). Pure: used by rfx_seg_open and by
  * the fuzz target. Same returns as rfx_seg_open. */
