@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "shm/ringfix.h"
+#include "tests/integration/proc.h"
 #include "shm/segment.h"
 
 struct env {
@@ -36,95 +37,12 @@ struct env {
 	pid_t venue_pid, echo_pid, bank_pid;
 };
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 	cr_assert(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-static pid_t spawn(const char *log, char *const argv[])
-{
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		/* A failed test must not leave engines behind: they get SIGTERM
-		 * when the process that started them goes away. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool log_has(const char *path, const char *what)
-{
-	char buf[65536];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
-static void wait_log(const char *path, const char *what, int ms)
-{
-	int64_t end = now_ms() + ms;
-	while (!log_has(path, what)) {
-		cr_assert(now_ms() < end, "no '%s' in %s within %d ms", what, path, ms);
-		usleep(20000);
-	}
-}
-
-/* SIGTERM and the exit status. */
-static int stop(pid_t pid)
-{
-	int st = 0;
-	if (pid <= 0)
-		return 0;
-	kill(pid, SIGTERM);
-	int64_t end = now_ms() + 20000;
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(20000);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static const char *bin(const char *var)
-{
-	const char *b = getenv(var);
-	if (!b || access(b, X_OK) != 0)
-		cr_skip_test("%s not set or not executable (run through meson)", var);
-	return b;
 }
 
 static void start_opts(struct env *e, bool with_echo, const char *venue_engine);

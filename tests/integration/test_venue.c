@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "shm/ringfix.h"
+#include "tests/integration/proc.h"
 
 #define MAXMSG 64
 
@@ -34,60 +35,6 @@ struct got {
 		last_px[MAXMSG][16], order_id[MAXMSG][40], exec_id[MAXMSG][40];
 	char reason[MAXMSG]; /* 102 or 380 */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static pid_t spawn(const char *log, char *const argv[])
-{
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void wait_log(const char *path, const char *what)
-{
-	int64_t end = now_ms() + 10000;
-	for (;;) {
-		char buf[16384] = "";
-		FILE *f = fopen(path, "r");
-		if (f) {
-			buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
-			fclose(f);
-		}
-		if (strstr(buf, what))
-			return;
-		cr_assert(now_ms() < end, "no '%s' in %s", what, path);
-		usleep(20000);
-	}
-}
-
-static int stop(pid_t pid)
-{
-	int st = 0;
-	kill(pid, SIGTERM);
-	int64_t end = now_ms() + 20000;
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(20000);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void copy(const struct rfx_message *m, uint32_t tag, char *dst, size_t cap)
 {
@@ -140,19 +87,11 @@ static void wait_msgs(struct rfx_client *c, struct got *g, unsigned n)
 
 Test(venue, answers, .timeout = 90)
 {
-	const char *rd = getenv("RINGFIXD"), *rf = getenv("RINGFIX");
-	if (!rd || !rf || access(rd, X_OK) || access(rf, X_OK))
-		cr_skip_test("RINGFIXD / RINGFIX not set (run through meson)");
+	const char *rd = bin("RINGFIXD"), *rf = bin("RINGFIX");
 	char dir[256], path[512], log[512], cfg[1024], venue[32], bank[32];
 	snprintf(dir, sizeof(dir), "%s/rfx-venue.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	cr_assert(mkdtemp(dir));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	getsockname(fd, (struct sockaddr *)&a, &al);
-	close(fd);
-	int port = ntohs(a.sin_port);
+	int port = free_port();
 	snprintf(venue, sizeof(venue), "tvv%d", (int)getpid());
 	snprintf(bank, sizeof(bank), "tvb%d", (int)getpid());
 	const char *common = "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
@@ -168,11 +107,11 @@ Test(venue, answers, .timeout = 90)
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/venue.log", dir);
 	pid_t vpid = spawn(log, (char *[]){(char *)rd, path, NULL});
-	wait_log(log, "serving");
+	wait_log(log, "serving", 10000);
 	snprintf(log, sizeof(log), "%s/sim.log", dir);
 	pid_t spid = spawn(log, (char *[]){(char *)rf, "venue", "--instance", venue, "--partials",
 					   "2", "--fill-ratio", "0.5", "--seed", "1", NULL});
-	wait_log(log, "bound");
+	wait_log(log, "bound", 10000);
 
 	snprintf(cfg, sizeof(cfg),
 		 "%s[SESSION]\nConnectionType=initiator\nBeginString=FIX.4.4\nSenderCompID=BANK\n"
@@ -185,7 +124,7 @@ Test(venue, answers, .timeout = 90)
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/bank.log", dir);
 	pid_t bpid = spawn(log, (char *[]){(char *)rd, path, NULL});
-	wait_log(log, "serving");
+	wait_log(log, "serving", 10000);
 
 	struct rfx_client *c;
 	cr_assert_eq(rfx_client_attach(&c, bank, NULL), 0);
