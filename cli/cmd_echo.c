@@ -219,33 +219,16 @@ static void on_send_failed(void *ctx, const struct rfx_send_failure *f)
 		rfx_strerror(f->reason));
 }
 
-/* Every session ID in the instance's directories. */
-static int list_sessions(struct echo *e, const char *instance)
+/* rfx_cli_each_session callback: collects the instance's sessions. */
+static bool add_session(void *ctx, const char *id)
 {
-	struct rfx_seg seg;
-	int rc = rfx_seg_open(&seg, instance, 0);
-	if (rc < 0)
-		return rc;
-	uint32_t shards = seg.shard_count;
-	rfx_seg_close(&seg);
-	for (uint32_t sh = 0; sh < shards; sh++) {
-		rc = rfx_seg_open(&seg, instance, sh);
-		if (rc < 0)
-			return rc;
-		for (uint32_t i = 0; i < seg.max_sessions && e->n < MAX_SESSIONS; i++) {
-			struct rfx_session_info info;
-			int tries = 0;
-			while ((rc = rfx_seg_dir_read(&seg, i, &info)) == -EAGAIN && tries++ < 1000)
-				;
-			if (rc < 0 || !info.id[0] || info.state == RFX_SESSION_UNUSED)
-				continue;
-			snprintf(e->s[e->n].id, sizeof(e->s[e->n].id), "%s", info.id);
-			e->s[e->n].fixt = strncmp(info.id, "FIXT.", 5) == 0;
-			e->n++;
-		}
-		rfx_seg_close(&seg);
-	}
-	return 0;
+	struct echo *e = ctx;
+	if (e->n >= MAX_SESSIONS)
+		return false;
+	snprintf(e->s[e->n].id, sizeof(e->s[e->n].id), "%s", id);
+	e->s[e->n].fixt = strncmp(id, "FIXT.", 5) == 0;
+	e->n++;
+	return true;
 }
 
 static void usage(FILE *f)
@@ -295,7 +278,7 @@ int rfx_cli_echo(int argc, char **argv)
 		free(e);
 		return 2;
 	}
-	int rc = list_sessions(e, instance);
+	int rc = rfx_cli_each_session(instance, add_session, e);
 	if (rc < 0) {
 		fprintf(stderr, "echo: instance %s: %s\n", instance, rfx_strerror(rc));
 		free(e);

@@ -460,35 +460,18 @@ static int64_t drain(struct venue *v)
 	return 0;
 }
 
-/* Every session ID in the instance's directories (all shards). */
-static int list_sessions(struct venue *v, const char *instance)
+/* rfx_cli_each_session callback: collects the instance's sessions. */
+static bool add_session(void *ctx, const char *id)
 {
-	struct rfx_seg seg;
-	int rc = rfx_seg_open(&seg, instance, 0);
-	if (rc < 0)
-		return rc;
-	uint32_t shards = seg.shard_count;
-	rfx_seg_close(&seg);
-	for (uint32_t sh = 0; sh < shards; sh++) {
-		if ((rc = rfx_seg_open(&seg, instance, sh)) < 0)
-			return rc;
-		for (uint32_t i = 0; i < seg.max_sessions && v->n < MAX_SESSIONS; i++) {
-			struct rfx_session_info info;
-			int tries = 0;
-			while ((rc = rfx_seg_dir_read(&seg, i, &info)) == -EAGAIN && tries++ < 1000)
-				;
-			if (rc < 0 || !info.id[0] || info.state == RFX_SESSION_UNUSED)
-				continue;
-			struct vsess *s = &v->s[v->n++];
-			snprintf(s->id, sizeof(s->id), "%s", info.id);
-			s->fixt = strncmp(info.id, "FIXT.", 5) == 0;
-			s->old_er = strncmp(info.id, "FIX.4.0", 7) == 0 ||
-				    strncmp(info.id, "FIX.4.1", 7) == 0 ||
-				    strncmp(info.id, "FIX.4.2", 7) == 0;
-		}
-		rfx_seg_close(&seg);
-	}
-	return 0;
+	struct venue *v = ctx;
+	if (v->n >= MAX_SESSIONS)
+		return false;
+	struct vsess *s = &v->s[v->n++];
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->fixt = strncmp(id, "FIXT.", 5) == 0;
+	s->old_er = strncmp(id, "FIX.4.0", 7) == 0 || strncmp(id, "FIX.4.1", 7) == 0 ||
+		    strncmp(id, "FIX.4.2", 7) == 0;
+	return true;
 }
 
 static void usage(FILE *f)
@@ -622,7 +605,7 @@ int rfx_cli_venue(int argc, char **argv)
 	snprintf(v->run, sizeof(v->run), "V%lld", (long long)(real_ns() / 1000000000LL));
 
 	int code = RFX_CLI_OK;
-	int rc = list_sessions(v, instance);
+	int rc = rfx_cli_each_session(instance, add_session, v);
 	if (rc == 0 && v->n == 0)
 		rc = RFX_ENOSESSION;
 	if (rc < 0) {

@@ -13,6 +13,7 @@
 #ifndef RFX_CLI_COMMANDS_H
 #define RFX_CLI_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum { RFX_CLI_OK = 0, RFX_CLI_FAIL = 1, RFX_CLI_USAGE = 2 };
@@ -31,6 +32,11 @@ int rfx_cli_venue(int argc, char **argv);
 void rfx_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes s as a JSON string literal (quotes and escapes included). */
 void rfx_cli_json_str(FILE *f, const char *s);
+/* Calls fn(ctx, id) for every session ID in the session directories of every
+ * shard of instance (mapped read-only), until fn returns false. Returns 0, or
+ * the error of opening a shard's segment (shm/segment.h). */
+int rfx_cli_each_session(const char *instance, bool (*fn)(void *ctx, const char *id), void *ctx);
+
 /* Reads all of path ("-" or NULL: stdin) into a new NUL-terminated buffer.
  * Returns 0 and *out and *len (free *out), or a negative errno. */
 int rfx_cli_read_all(const char *path, char **out, size_t *len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "shm/segment.h"
 
 void rfx_cli_err(const char *cmd, const char *fmt, ...)
 {
@@ -79,4 +80,34 @@ out:
 	if (f != stdin)
 		fclose(f);
 	return rc;
+}
+
+int rfx_cli_each_session(const char *instance, bool (*fn)(void *ctx, const char *id), void *ctx)
+{
+	struct rfx_seg seg;
+	int rc = rfx_seg_open_ro(&seg, instance, 0);
+	if (rc < 0)
+		return rc;
+	uint32_t shards = seg.shard_count;
+	rfx_seg_close(&seg);
+	for (uint32_t sh = 0; sh < shards; sh++) {
+		if ((rc = rfx_seg_open_ro(&seg, instance, sh)) < 0)
+			return rc;
+		for (uint32_t i = 0; i < seg.max_sessions; i++) {
+			struct rfx_session_info info;
+			int tries = 0;
+			/* -EAGAIN: the shard is updating this entry; its seqlock
+			 * settles within a few reads. */
+			while ((rc = rfx_seg_dir_read(&seg, i, &info)) == -EAGAIN && tries++ < 1000)
+				;
+			if (rc < 0 || !info.id[0] || info.state == RFX_SESSION_UNUSED)
+				continue;
+			if (!fn(ctx, info.id)) {
+				rfx_seg_close(&seg);
+				return 0;
+			}
+		}
+		rfx_seg_close(&seg);
+	}
+	return 0;
 }
