@@ -97,6 +97,28 @@ static inline void make_samples(struct sample *s)
 		    "MarketDataIncrementalRefresh (X), 10 entries", "X", md);
 }
 
+#define BENCH_MAX_FIELDS 512
+
+/* ringfix's inbound codec work, the same in every benchmark that compares
+ * with it: frame (CheckSum verified) and index every field. */
+static inline long rfx_parse_loop(const struct sample *s, long iters)
+{
+	static struct rfx_field fields[BENCH_MAX_FIELDS];
+	const struct rfx_frame_opts fo = {.max_size = 65536, .check_checksum = true};
+	struct rfx_msg m;
+	long acc = 0;
+
+	rfx_msg_init(&m, fields, BENCH_MAX_FIELDS);
+	for (long i = 0; i < iters; i++) {
+		size_t skip;
+		int n = rfx_codec_frame(s->wire, (size_t)s->len, &fo, &skip);
+		if (n <= 0)
+			return -1;
+		acc += rfx_codec_parse(&m, s->wire, (size_t)n, NULL);
+	}
+	return acc;
+}
+
 typedef long (*loop_fn)(const struct sample *s, long iters);
 
 /* Calibrates fn to about target_ns per run, then times `runs` runs: ns per

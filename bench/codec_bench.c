@@ -45,24 +45,7 @@ long rfx_qf_serialize_loop(const char *msg, size_t len, long iters);
 
 /* ------------------------------------------------------------ workloads */
 
-static struct rfx_field fields[512];
-
-static long rfx_parse_loop(const struct sample *s, long iters)
-{
-	const struct rfx_frame_opts fo = {.max_size = 65536, .check_checksum = true};
-	struct rfx_msg m;
-	long acc = 0;
-
-	rfx_msg_init(&m, fields, 512);
-	for (long i = 0; i < iters; i++) {
-		size_t skip;
-		int n = rfx_codec_frame(s->wire, (size_t)s->len, &fo, &skip);
-		if (n <= 0)
-			return -1;
-		acc += rfx_codec_parse(&m, s->wire, (size_t)n, NULL);
-	}
-	return acc;
-}
+static struct rfx_field fields[BENCH_MAX_FIELDS];
 
 /* Serialize: the body fields of the parsed index in one call (the same work
  * as QuickFIX's toString(): write every field, then BodyLength and CheckSum). */
@@ -73,7 +56,7 @@ static long rfx_serialize_loop(const struct sample *s, long iters)
 	struct rfx_msg m;
 	long acc = 0;
 
-	rfx_msg_init(&m, fields, 512);
+	rfx_msg_init(&m, fields, BENCH_MAX_FIELDS);
 	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0 ||
 	    rfx_builder_init(&b, "FIX.4.4") < 0)
 		return -1;
@@ -96,7 +79,7 @@ static long rfx_append_loop(const struct sample *s, long iters)
 	struct rfx_msg m;
 	long acc = 0;
 
-	rfx_msg_init(&m, fields, 512);
+	rfx_msg_init(&m, fields, BENCH_MAX_FIELDS);
 	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0 ||
 	    rfx_builder_init(&b, "FIX.4.4") < 0)
 		return -1;
@@ -119,7 +102,7 @@ static long rfx_wrap_loop(const struct sample *s, long iters)
 	struct rfx_header h;
 	long acc = 0;
 
-	rfx_msg_init(&m, fields, 512);
+	rfx_msg_init(&m, fields, BENCH_MAX_FIELDS);
 	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0 ||
 	    rfx_builder_init(&b, "FIX.4.4") < 0)
 		return -1;

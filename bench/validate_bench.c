@@ -43,25 +43,8 @@ static void *qf_dd;
 #define MAX_RUNS BENCH_MAX_RUNS
 #define NSAMPLES BENCH_NSAMPLES
 
-static struct rfx_field fields[512];
+static struct rfx_field fields[BENCH_MAX_FIELDS];
 static struct rfx_validator *validator;
-
-static long rfx_parse_loop(const struct sample *s, long iters)
-{
-	const struct rfx_frame_opts fo = {.max_size = 65536, .check_checksum = true};
-	struct rfx_msg m;
-	long acc = 0;
-
-	rfx_msg_init(&m, fields, 512);
-	for (long i = 0; i < iters; i++) {
-		size_t skip;
-		int n = rfx_codec_frame(s->wire, (size_t)s->len, &fo, &skip);
-		if (n <= 0)
-			return -1;
-		acc += rfx_codec_parse(&m, s->wire, (size_t)n, NULL);
-	}
-	return acc;
-}
 
 static long rfx_validate_loop(const struct sample *s, long iters)
 {
@@ -69,7 +52,7 @@ static long rfx_validate_loop(const struct sample *s, long iters)
 	struct rfx_reject rej;
 	long acc = 0;
 
-	rfx_msg_init(&m, fields, 512);
+	rfx_msg_init(&m, fields, BENCH_MAX_FIELDS);
 	if (rfx_codec_parse(&m, s->wire, (size_t)s->len, NULL) < 0)
 		return -1;
 	for (long i = 0; i < iters; i++) {
