@@ -120,16 +120,18 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 		if (json) {
 			printf("%s{\"id\":", nsess ? "," : "");
 			rfx_cli_json_str(stdout, si.id);
-			printf(",\"state\":\"%s\",\"next_sender_seq\":%llu,\"next_target_seq\":%llu,"
-			       "\"updated_age_ns\":%lld}", state_name(si.state),
+			printf(",\"state\":\"%s\",\"tls\":%s,\"next_sender_seq\":%llu,"
+			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", state_name(si.state),
+			       si.flags & RFX_SESSION_INFO_TLS ? "true" : "false",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq,
 			       (long long)age_ns(si.updated_ns, now));
 		} else {
 			if (!nsess)
-				printf("  %-40s %-13s %12s %12s\n", "session", "state", "next out",
-				       "next in");
-			printf("  %-40s %-13s %12llu %12llu\n", si.id, state_name(si.state),
+				printf("  %-40s %-13s %-9s %12s %12s\n", "session", "state",
+				       "transport", "next out", "next in");
+			printf("  %-40s %-13s %-9s %12llu %12llu\n", si.id, state_name(si.state),
+			       si.flags & RFX_SESSION_INFO_TLS ? "tls" : "tcp",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq);
 		}

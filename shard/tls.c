@@ -49,6 +49,26 @@ static int fail_cfg(char *err, size_t errlen, const char *what, const char *arg)
 	return RFX_ECONFIG;
 }
 
+/* CRLs into the context's trust store, and revocation checking of the
+ * peer's certificate on. */
+static int load_crls(SSL_CTX *ctx, const char *file, const char *dir)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lk;
+
+	if (file) {
+		lk = X509_STORE_add_lookup(st, X509_LOOKUP_file());
+		if (!lk || X509_load_crl_file(lk, file, X509_FILETYPE_PEM) <= 0)
+			return -1;
+	}
+	if (dir) {
+		lk = X509_STORE_add_lookup(st, X509_LOOKUP_hash_dir());
+		if (!lk || X509_LOOKUP_add_dir(lk, dir, X509_FILETYPE_PEM) != 1)
+			return -1;
+	}
+	return X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK) == 1 ? 0 : -1;
+}
+
 int rfx_tls_ctx_new(struct rfx_tls_ctx **out, const struct rfx_tls_opts *o,
 		    char *err, size_t errlen)
 {
@@ -86,8 +106,13 @@ int rfx_tls_ctx_new(struct rfx_tls_ctx **out, const struct rfx_tls_opts *o,
 		rc = fail_cfg(err, errlen, "cannot load certificate", o->cert_file);
 		goto err;
 	}
-	if (o->key_file && SSL_CTX_use_PrivateKey_file(c->ssl, o->key_file, SSL_FILETYPE_PEM) != 1) {
-		rc = fail_cfg(err, errlen, "cannot load private key", o->key_file);
+	/* With no callback set, OpenSSL takes the userdata as the passphrase. */
+	SSL_CTX_set_default_passwd_cb_userdata(c->ssl, (void *)(uintptr_t)o->key_password);
+	rc = o->key_file ? SSL_CTX_use_PrivateKey_file(c->ssl, o->key_file, SSL_FILETYPE_PEM) : 1;
+	SSL_CTX_set_default_passwd_cb_userdata(c->ssl, NULL);
+	if (rc != 1) {
+		rc = fail_cfg(err, errlen, "cannot load private key (wrong CertificateKeyPassword?)",
+			      o->key_file);
 		goto err;
 	}
 	if (o->cert_file && o->key_file && SSL_CTX_check_private_key(c->ssl) != 1) {
@@ -97,6 +122,11 @@ int rfx_tls_ctx_new(struct rfx_tls_ctx **out, const struct rfx_tls_opts *o,
 	if ((o->ca_file || o->ca_dir) &&
 	    SSL_CTX_load_verify_locations(c->ssl, o->ca_file, o->ca_dir) != 1) {
 		rc = fail_cfg(err, errlen, "cannot load CA certificates", o->ca_file ? o->ca_file : o->ca_dir);
+		goto err;
+	}
+	if ((o->crl_file || o->crl_dir) && load_crls(c->ssl, o->crl_file, o->crl_dir) < 0) {
+		rc = fail_cfg(err, errlen, "cannot load revocation list",
+			      o->crl_file ? o->crl_file : o->crl_dir);
 		goto err;
 	}
 	if (o->ciphers && SSL_CTX_set_cipher_list(c->ssl, o->ciphers) != 1) {
@@ -191,8 +221,31 @@ static int close_after_output(struct rfx_tls *t, int reason)
 	return rfx_conn_close_flush(&t->conn, reason);
 }
 
+/* Keep OpenSSL's reason before the error queue is cleared: a failed
+ * certificate check names the check, anything else the last error. */
+static void note_reason(struct rfx_tls *t)
+{
+	long v = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (t->why[0])
+		return;
+	if (v != X509_V_OK)
+		snprintf(t->why, sizeof(t->why), "certificate verify failed: %s",
+			 X509_verify_cert_error_string(v));
+	else if (r)
+		snprintf(t->why, sizeof(t->why), "%s", r);
+	else if (e)
+		ERR_error_string_n(e, t->why, sizeof(t->why));
+	else
+		snprintf(t->why, sizeof(t->why), "TLS protocol error");
+}
+
 static void fail(struct rfx_tls *t, int reason)
 {
+	if (reason == RFX_ETLS)
+		note_reason(t);
 	ERR_clear_error();
 	if (!t->fail)
 		t->fail = reason;
@@ -337,6 +390,7 @@ static int make_ssl(struct rfx_tls *t)
 	t->rbio = r;
 	t->wbio = w;
 	t->open = t->out_blocked = t->want_sendable = t->fail = t->close_pending = 0;
+	t->why[0] = 0;
 	return 0;
 }
 
@@ -420,6 +474,17 @@ int rfx_tls_close(struct rfx_tls *t, int reason)
 		return rfx_conn_close(&t->conn, reason);
 	SSL_shutdown(t->ssl);   /* queues close_notify */
 	return close_after_output(t, reason);
+}
+
+void rfx_tls_release(struct rfx_tls *t)
+{
+	if (t)
+		drop_ssl(t);
+}
+
+const char *rfx_tls_reason(const struct rfx_tls *t)
+{
+	return t->why;
 }
 
 const char *rfx_tls_version(const struct rfx_tls *t)

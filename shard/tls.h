@@ -7,14 +7,18 @@
  * buffer with no extra system call, need no kernel module (the `tls` module
  * is often absent in containers), and work with every cipher OpenSSL has.
  * Ciphertext is copied once each way (into the read BIO, out of the write
- * BIO). kTLS has not been measured here yet (see the report).
+ * BIO). kTLS could not be measured: the development kernel has no `tls`
+ * upper-layer protocol (setsockopt(TCP_ULP, "tls") fails with ENOENT).
  *
  * Settings names: the fields follow QuickFIX's SSL settings, so the
  * settings layer maps them one to one: ServerCertificateFile /
  * ClientCertificateFile -> cert_file, ServerCertificateKeyFile /
  * ClientCertificateKeyFile -> key_file, CertificationAuthoritiesFile ->
  * ca_file, CertificationAuthoritiesDirectory -> ca_dir,
- * CertificateVerifyLevel -> verify_level, SSLCipherSuite -> ciphers. For
+ * CertificateRevocationListFile/Directory -> crl_file/crl_dir,
+ * CertificateKeyPassword -> key_password, CertificateVerifyLevel ->
+ * verify_level, SSLCipherSuite -> ciphers (its TLS_* names ->
+ * ciphersuites). For
  * SSLProtocol (an Apache-style list such as "all -SSLv2 -SSLv3") the
  * settings layer derives min_version/max_version; SSLv2/SSLv3/TLSv1.0/1.1
  * are never offered whatever it says.
@@ -56,6 +60,15 @@ struct rfx_tls_opts {
 	const char *max_version;   /* NULL: the newest OpenSSL has */
 	const char *ciphers;       /* OpenSSL cipher list for TLS 1.2; NULL: default */
 	const char *ciphersuites;  /* TLS 1.3 suites; NULL: default */
+	/* Revocation (CertificateRevocationListFile/Directory): a PEM CRL
+	 * file and/or a hashed directory (<hash>.r0). With either set, the
+	 * peer's certificate must have a CRL from its issuer and be absent
+	 * from it. */
+	const char *crl_file;
+	const char *crl_dir;
+	/* Passphrase of an encrypted key_file (CertificateKeyPassword); used
+	 * only while the context is built. */
+	const char *key_password;
 };
 
 /* Build a context. Returns 0; RFX_ECONFIG with a message in `err` (file
@@ -90,6 +103,7 @@ struct rfx_tls {
 	int want_sendable;
 	int fail;                          /* close reason we chose */
 	int close_pending;                 /* close once wbio has drained */
+	char why[160];                     /* OpenSSL's reason for RFX_ETLS */
 	uint8_t rx[16384];                 /* one TLS record of plaintext */
 };
 
@@ -117,6 +131,16 @@ int rfx_tls_send(struct rfx_tls *t, const void *p, uint32_t n);
 
 /* Send close_notify, flush, close. Returns 0 or -EALREADY. */
 int rfx_tls_close(struct rfx_tls *t, int reason);
+
+/* Free the OpenSSL state of a connection without a close: for teardown
+ * after rfx_loop_free (which closes sockets without callbacks). */
+void rfx_tls_release(struct rfx_tls *t);
+
+/* Why the connection failed with RFX_ETLS, in OpenSSL's words ("peer did
+ * not return a certificate", "certificate verify failed: unable to get
+ * local issuer certificate", "tlsv1 alert unknown ca"), or "". Valid
+ * until the next connect or accept, so also inside on_closed. */
+const char *rfx_tls_reason(const struct rfx_tls *t);
 
 /* Negotiated protocol and cipher ("TLSv1.3", "TLS_AES_128_GCM_SHA256"),
  * or "" before the handshake. */

@@ -27,6 +27,7 @@
 #include "shard/conn.h"
 #include "shard/loop.h"
 #include "shard/timer_wheel.h"
+#include "shard/tls.h"
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
 #include "shard/worker_shm.h"
@@ -73,7 +74,13 @@ struct wsess {
 };
 
 struct wconn {
-	struct rfx_conn c;
+	struct rfx_conn c;            /* plain TCP */
+	struct rfx_tls *tls;          /* TLS state, allocated on first TLS use, kept */
+	bool tls_on;                  /* this connection is TLS: use tls->conn, not c */
+	bool tls_open;                /* handshake done */
+	bool hs_timeout;              /* closed by us: no handshake in time */
+	struct wlisten *listener;     /* accepted on */
+	char peer[64];                /* accepted from, for logs */
 	struct worker *w;
 	struct wsess *s;
 	struct wsess *initiator;      /* the session connecting this socket */
@@ -90,6 +97,8 @@ struct wlisten {
 	struct worker *w;
 	char addr[RFX_WK_HOST_MAX];
 	uint16_t port;
+	int tls;                      /* index in conf->tls, -1 plain */
+	uint32_t handshake_timeout;   /* s: the LogonTimeout of the port's sessions */
 };
 
 struct worker {
@@ -108,6 +117,7 @@ struct worker {
 	unsigned nconns;
 	struct wlisten *listeners;
 	unsigned nlisteners;
+	struct rfx_tls_ctx **tls_ctx; /* per conf->tls entry this shard uses */
 	struct rfx_dict *dicts[MAX_DICTS];
 	char *dict_paths[MAX_DICTS];
 	unsigned ndicts;
@@ -303,6 +313,9 @@ static void conn_closed(struct rfx_conn *c, int reason);
 static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n);
 static void conn_connected(struct rfx_conn *c, int result);
 static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd);
+static void tls_opened(struct rfx_tls *t);
+static void tls_data(struct rfx_tls *t, const uint8_t *p, uint32_t n);
+static void tls_closed(struct rfx_tls *t, int reason);
 
 static const struct rfx_conn_ops conn_ops = {
 	.on_connect = conn_connected,
@@ -310,17 +323,66 @@ static const struct rfx_conn_ops conn_ops = {
 	.on_closed = conn_closed,
 };
 
+static const struct rfx_tls_ops tls_ops = {
+	.on_open = tls_opened,
+	.on_data = tls_data,
+	.on_closed = tls_closed,
+};
+
+/* The transport of a connection: plain TCP, or TLS over it. The rest of
+ * the worker goes through these, so the plaintext path costs one branch. */
+static inline struct rfx_conn *wc_conn(struct wconn *wc)
+{
+	return wc->tls_on ? &wc->tls->conn : &wc->c;
+}
+
+static inline int wc_send(struct wconn *wc, const void *p, uint32_t n)
+{
+	return wc->tls_on ? rfx_tls_send(wc->tls, p, n) : rfx_conn_send(&wc->c, p, n);
+}
+
+/* Close once queued bytes have left (TLS: after close_notify). */
+static void wc_close_flush(struct wconn *wc, int reason)
+{
+	if (wc->tls_on)
+		rfx_tls_close(wc->tls, reason);
+	else
+		rfx_conn_close_flush(&wc->c, reason);
+}
+
+/* Make the slot's next connection TLS with context ctx. */
+static int wc_tls(struct wconn *wc, struct rfx_tls_ctx *ctx)
+{
+	if (!wc->tls && !(wc->tls = malloc(sizeof(*wc->tls))))
+		return -ENOMEM;
+	rfx_tls_init(wc->tls, ctx, &tls_ops, wc, wc->tx, TX_CAP);
+	wc->tls_on = true;
+	return 0;
+}
+
 static const struct rfx_conn_ops listen_ops = {
 	.on_accept = listener_accept,
 };
+
+static void conn_arm(struct wconn *wc, int64_t after);
 
 static void conn_timer(struct rfx_timer *t, uint64_t now, void *arg)
 {
 	struct wconn *wc = arg;
 	(void)t;
 	(void)now;
-	if (rfx_conn_state(&wc->c) == RFX_CONN_OPEN || rfx_conn_state(&wc->c) == RFX_CONN_CLOSING)
-		rfx_conn_close(&wc->c, -ETIMEDOUT);
+	struct rfx_conn *c = wc_conn(wc);
+	if (wc->tls_on && !wc->tls_open) {
+		/* Handshake timeout. A TLS connect still pending has its own
+		 * timeout: the handshake's starts when it completes. */
+		if (rfx_conn_state(c) == RFX_CONN_CONNECTING) {
+			conn_arm(wc, (int64_t)wc->initiator->s.cfg.logon_timeout * NS);
+			return;
+		}
+		wc->hs_timeout = true;
+	}
+	if (rfx_conn_state(c) == RFX_CONN_OPEN || rfx_conn_state(c) == RFX_CONN_CLOSING)
+		rfx_conn_close(c, -ETIMEDOUT);
 }
 
 static struct wconn *conn_get(struct worker *w)
@@ -341,6 +403,9 @@ static struct wconn *conn_get(struct worker *w)
 			wc->initiator = NULL;
 			wc->rxlen = 0;
 			wc->dropped = false;
+			wc->tls_on = wc->tls_open = wc->hs_timeout = false;
+			wc->listener = NULL;
+			wc->peer[0] = 0;
 			rfx_conn_init(&wc->c, &conn_ops, wc, wc->tx, TX_CAP);
 			rfx_timer_init(&wc->timer, conn_timer, wc);
 			return wc;
@@ -366,7 +431,6 @@ static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd)
 {
 	struct wlisten *wl = l->user;
 	struct worker *w = wl->w;
-	(void)fd;
 	if (w->stopping)
 		return NULL;
 	struct wconn *wc = conn_get(w);
@@ -375,8 +439,25 @@ static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd)
 		return NULL;
 	}
 	clock_now(w);
-	conn_arm(wc, UNBOUND_TIMEOUT);
-	return &wc->c;
+	wc->listener = wl;
+	if (wl->tls < 0) {
+		conn_arm(wc, UNBOUND_TIMEOUT);
+		return &wc->c;
+	}
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	char host[48] = "?";
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0)
+		getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+	snprintf(wc->peer, sizeof(wc->peer), "%s", host);
+	struct rfx_conn *c = wc_tls(wc, w->tls_ctx[wl->tls]) == 0 ? rfx_tls_accepted(wc->tls) : NULL;
+	if (!c) {
+		wlog(w, "port %u: connection refused: out of memory for TLS", wl->port);
+		conn_put(wc);
+		return NULL;
+	}
+	conn_arm(wc, (int64_t)wl->handshake_timeout * NS);
+	return c;
 }
 
 static void sess_dirty(struct wsess *se)
@@ -441,7 +522,7 @@ static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
 			wlog(w, "connection refused: %s", !se ? "unknown session" :
 			     "session already connected");
 			wc->dropped = true;
-			rfx_conn_close(&wc->c, 0);
+			rfx_conn_close(wc_conn(wc), 0);
 			return;
 		}
 		rfx_timer_wheel_cancel(rfx_loop_timers(w->loop), &wc->timer);
@@ -461,7 +542,7 @@ static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
  * on it); the session then treats what arrives as garbled. */
 static void frame(struct wconn *wc)
 {
-	while (!wc->dropped && rfx_conn_state(&wc->c) == RFX_CONN_OPEN) {
+	while (!wc->dropped && rfx_conn_state(wc_conn(wc)) == RFX_CONN_OPEN) {
 		char *p = wc->rx;
 		uint32_t n = wc->rxlen;
 		const char *b = memmem(p, n, "8=", 2);
@@ -520,9 +601,8 @@ static void frame(struct wconn *wc)
 	}
 }
 
-static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
+static void wc_data(struct wconn *wc, const uint8_t *p, uint32_t n)
 {
-	struct wconn *wc = c->user;
 	struct worker *w = wc->w;
 	if (wc->dropped)
 		return;
@@ -540,19 +620,23 @@ static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
 		if (wc->rxlen == RX_CAP) {
 			wlog(w, "connection closed: %u bytes without a complete message", RX_CAP);
 			wc->dropped = true;
-			rfx_conn_close(c, -EMSGSIZE);
+			rfx_conn_close(wc_conn(wc), -EMSGSIZE);
 			return;
 		}
 	}
+}
+
+static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
+{
+	wc_data(c->user, p, n);
 }
 
 static void initiator_schedule(struct wsess *se, int64_t after);
 static void to_client_event(struct wsess *se, uint32_t ev, int32_t code, uint64_t seq,
 			    const char *text);
 
-static void conn_closed(struct rfx_conn *c, int reason)
+static void wc_closed(struct wconn *wc, int reason)
 {
-	struct wconn *wc = c->user;
 	struct worker *w = wc->w;
 	struct wsess *se = wc->s;
 	clock_now(w);
@@ -562,7 +646,10 @@ static void conn_closed(struct rfx_conn *c, int reason)
 		rfx_session_on_disconnect(&se->s, w->now);
 		sess_dirty(se);
 		to_client_event(se, RFX_WK_EV_DISCONNECT, reason, 0, "");
-		if (reason != 0 && reason != RFX_EPEERCLOSED)
+		if (reason == RFX_ETLS)
+			wlog(w, "%s: connection lost: TLS: %s", se->sc->id,
+			     rfx_tls_reason(wc->tls));
+		else if (reason != 0 && reason != RFX_EPEERCLOSED)
 			wlog(w, "%s: connection lost: %s", se->sc->id, rfx_strerror(reason));
 	}
 	struct wsess *ini = wc->initiator;
@@ -573,6 +660,11 @@ static void conn_closed(struct rfx_conn *c, int reason)
 	} else if (ini) {
 		ini->pending = NULL;
 	}
+}
+
+static void conn_closed(struct rfx_conn *c, int reason)
+{
+	wc_closed(c->user, reason);
 }
 
 /* ------------------------------------------------------------ initiators */
@@ -591,6 +683,38 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *sa,
 	return 0;
 }
 
+/* The initiator's transport is up (TCP connected, TLS handshake done):
+ * the session starts its Logon. */
+static void initiator_up(struct wconn *wc)
+{
+	struct worker *w = wc->w;
+	struct wsess *se = wc->initiator;
+	const struct rfx_worker_endpoint *ep = &se->sc->connect[se->endpoint];
+	if (wc->tls_on) {
+		rfx_timer_wheel_cancel(rfx_loop_timers(w->loop), &wc->timer);
+		wlog(w, "%s: connected to %s:%u over %s (%s)", se->sc->id, ep->host, ep->port,
+		     rfx_tls_version(wc->tls), rfx_tls_cipher(wc->tls));
+	} else {
+		wlog(w, "%s: connected to %s:%u", se->sc->id, ep->host, ep->port);
+	}
+	wc->s = se;
+	se->conn = wc;
+	sess_dirty(se);
+	rfx_session_on_connect(&se->s, w->now);
+}
+
+/* A connect, or a TLS handshake, failed: next failover host, later. */
+static void connect_failed(struct wconn *wc)
+{
+	struct worker *w = wc->w;
+	struct wsess *se = wc->initiator;
+	conn_put(wc);
+	se->pending = NULL;
+	se->endpoint = (se->endpoint + 1) % (se->sc->nconnect ? se->sc->nconnect : 1);
+	if (!w->stopping)
+		initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
+}
+
 static void conn_connected(struct rfx_conn *c, int result)
 {
 	struct wconn *wc = c->user;
@@ -601,20 +725,65 @@ static void conn_connected(struct rfx_conn *c, int result)
 		const struct rfx_worker_endpoint *ep = &se->sc->connect[se->endpoint];
 		wlog(w, "%s: connect to %s:%u failed: %s", se->sc->id, ep->host, ep->port,
 		     rfx_strerror(result));
-		conn_put(wc);
-		se->pending = NULL;
-		/* Next attempt goes to the next failover host. */
-		se->endpoint = (se->endpoint + 1) % (se->sc->nconnect ? se->sc->nconnect : 1);
-		if (!w->stopping)
-			initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
+		connect_failed(wc);
 		return;
 	}
-	wlog(w, "%s: connected to %s:%u", se->sc->id, se->sc->connect[se->endpoint].host,
-	     se->sc->connect[se->endpoint].port);
-	wc->s = se;
-	se->conn = wc;
-	sess_dirty(se);
-	rfx_session_on_connect(&se->s, w->now);
+	initiator_up(wc);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+static void tls_opened(struct rfx_tls *t)
+{
+	struct wconn *wc = t->user;
+	wc->tls_open = true;
+	clock_now(wc->w);
+	if (wc->initiator) {
+		initiator_up(wc);
+		return;
+	}
+	/* Acceptor: now the peer has UNBOUND_TIMEOUT to send its Logon. */
+	conn_arm(wc, UNBOUND_TIMEOUT);
+}
+
+static void tls_data(struct rfx_tls *t, const uint8_t *p, uint32_t n)
+{
+	wc_data(t->user, p, n);
+}
+
+/* A handshake that failed names who (session, or port and peer) and why,
+ * in OpenSSL's words. */
+static void tls_closed(struct rfx_tls *t, int reason)
+{
+	struct wconn *wc = t->user;
+	struct worker *w = wc->w;
+	if (wc->tls_open) {
+		wc_closed(wc, reason);
+		return;
+	}
+	clock_now(w);
+	char why[200];
+	if (wc->hs_timeout)
+		snprintf(why, sizeof(why), "no handshake within %us (LogonTimeout)",
+			 wc->initiator ? wc->initiator->s.cfg.logon_timeout :
+			 wc->listener->handshake_timeout);
+	else if (reason == RFX_ETLS)
+		snprintf(why, sizeof(why), "%s", rfx_tls_reason(t));
+	else if (reason == RFX_EPEERCLOSED)
+		snprintf(why, sizeof(why), "peer closed the connection");
+	else
+		snprintf(why, sizeof(why), "%s", rfx_strerror(reason));
+	if (wc->initiator) {
+		const struct rfx_worker_endpoint *ep = &wc->initiator->sc->connect[wc->initiator->endpoint];
+		/* A TCP connect that failed never started a handshake. */
+		bool tcp = !wc->hs_timeout && reason != RFX_ETLS && reason != RFX_EPEERCLOSED;
+		wlog(w, "%s: %s %s:%u failed: %s", wc->initiator->sc->id,
+		     tcp ? "connect to" : "TLS handshake with", ep->host, ep->port, why);
+		connect_failed(wc);
+		return;
+	}
+	wlog(w, "port %u: TLS handshake from %s failed: %s", wc->listener->port, wc->peer, why);
+	wc_closed(wc, reason);
 }
 
 static void initiator_connect(struct rfx_timer *t, uint64_t now, void *arg)
@@ -632,9 +801,20 @@ static void initiator_connect(struct rfx_timer *t, uint64_t now, void *arg)
 	int rc = resolve(ep->host, ep->port, &sa, &len);
 	struct wconn *wc = rc == 0 ? conn_get(w) : NULL;
 	if (wc) {
+		uint64_t timeout = (uint64_t)se->s.cfg.logon_timeout * NS;
 		wc->initiator = se;
-		rc = rfx_conn_connect(w->loop, &wc->c, (struct sockaddr *)&sa, len,
-				      (uint64_t)se->s.cfg.logon_timeout * NS);
+		if (se->sc->tls < 0) {
+			rc = rfx_conn_connect(w->loop, &wc->c, (struct sockaddr *)&sa, len, timeout);
+		} else {
+			rc = wc_tls(wc, w->tls_ctx[se->sc->tls]);
+			/* The host name (or address) is checked against the
+			 * server's certificate. */
+			if (rc == 0)
+				rc = rfx_tls_connect(w->loop, wc->tls, (struct sockaddr *)&sa, len,
+						     timeout, ep->host);
+			if (rc == 0)
+				conn_arm(wc, (int64_t)timeout);
+		}
 		if (rc == 0) {
 			se->pending = wc;
 			return;
@@ -663,7 +843,7 @@ static int op_send(void *ctx, const char *buf, size_t len)
 	struct wsess *se = ctx;
 	if (!se->conn)
 		return -ENOTCONN;
-	int rc = rfx_conn_send(&se->conn->c, buf, (uint32_t)len);
+	int rc = wc_send(se->conn, buf, (uint32_t)len);
 	if (rc == 0) {
 		rfx_wk_shm_count(se->w->srv, RFX_WK_CTR_MSGS_OUT, 1);
 		rfx_wk_shm_count(se->w->srv, RFX_WK_CTR_BYTES_OUT, len);
@@ -684,7 +864,7 @@ static void op_disconnect(void *ctx)
 	to_client_event(se, RFX_WK_EV_DISCONNECT, 0, 0, "");
 	/* Let a Logout leave first, but never wait forever on a peer that
 	 * does not read. */
-	rfx_conn_close_flush(&wc->c, 0);
+	wc_close_flush(wc, 0);
 	conn_arm(wc, CLOSE_GRACE);
 }
 
@@ -850,7 +1030,7 @@ static int cl_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag, c
 	/* A peer that does not read fills our send buffer; the session would
 	 * drop the connection on a failed send. Refuse the message instead: the
 	 * client hears of it (send failure with its tag) and may retry. */
-	if (se->conn && rfx_conn_queued(&se->conn->c) + len + 1024 > TX_CAP)
+	if (se->conn && rfx_conn_queued(wc_conn(se->conn)) + len + 1024 > TX_CAP)
 		return RFX_ETXFULL;
 	/* The body lives in the client's ring, which the client can still
 	 * write: parse a private copy. */
@@ -996,8 +1176,12 @@ static int listen_for(struct worker *w, struct wsess *se)
 	const struct rfx_worker_session_conf *sc = se->sc;
 	for (unsigned i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i].port == sc->accept_port &&
-		    strcmp(w->listeners[i].addr, sc->accept_address) == 0)
+		    strcmp(w->listeners[i].addr, sc->accept_address) == 0) {
+			struct wlisten *wl = &w->listeners[i];
+			if (se->s.cfg.logon_timeout < wl->handshake_timeout)
+				wl->handshake_timeout = se->s.cfg.logon_timeout;
 			return 0;
+		}
 	struct wlisten *wl = &w->listeners[w->nlisteners];
 	struct sockaddr_storage sa;
 	socklen_t len;
@@ -1020,6 +1204,8 @@ static int listen_for(struct worker *w, struct wsess *se)
 	wl->w = w;
 	snprintf(wl->addr, sizeof(wl->addr), "%s", sc->accept_address);
 	wl->port = sc->accept_port;
+	wl->tls = sc->tls;   /* the same for every session of the port (worker_conf.c) */
+	wl->handshake_timeout = se->s.cfg.logon_timeout;
 	rfx_conn_init(&wl->c, &listen_ops, wl, NULL, 0);
 	rc = rfx_conn_listen(w->loop, &wl->c, (struct sockaddr *)&sa, len, 128);
 	if (rc < 0) {
@@ -1032,6 +1218,21 @@ static int listen_for(struct worker *w, struct wsess *se)
 	     sc->accept_port);
 	w->nlisteners++;
 	return 0;
+}
+
+/* One OpenSSL context per distinct TLS configuration, shared by the
+ * shard's sessions that have it. */
+static int tls_ctx_get(struct worker *w, const struct rfx_worker_session_conf *sc)
+{
+	struct rfx_tls_opts o;
+	char err[400] = "";
+	if (w->tls_ctx[sc->tls])
+		return 0;
+	rfx_worker_tls_opts(&w->conf->tls[sc->tls], &o);
+	int rc = rfx_tls_ctx_new(&w->tls_ctx[sc->tls], &o, err, sizeof(err));
+	if (rc < 0)
+		wlog(w, "%s: TLS: %s", sc->id, rc == RFX_ECONFIG ? err : rfx_strerror(rc));
+	return rc;
 }
 
 static int sess_setup(struct worker *w, struct wsess *se)
@@ -1088,6 +1289,12 @@ static int sess_setup(struct worker *w, struct wsess *se)
 		return rc;
 	}
 	se->idx = (uint32_t)rc;
+	if (sc->tls >= 0) {
+		rc = tls_ctx_get(w, sc);
+		if (rc < 0)
+			return rc;
+		rfx_server_session_flags(w->srv, se->idx, RFX_WK_DIR_F_TLS);
+	}
 	se->dirty = true;
 	if (sc->acceptor)
 		return listen_for(w, se);
@@ -1120,7 +1327,12 @@ static void worker_free(struct worker *w)
 	for (unsigned i = 0; i < w->nconns; i++) {
 		free(w->conns[i].tx);
 		free(w->conns[i].rx);
+		rfx_tls_release(w->conns[i].tls);
+		free(w->conns[i].tls);
 	}
+	for (unsigned i = 0; w->tls_ctx && i < w->conf->ntls; i++)
+		rfx_tls_ctx_free(w->tls_ctx[i]);
+	free(w->tls_ctx);
 	for (unsigned i = 0; i < w->ndicts; i++) {
 		rfx_dict_free(w->dicts[i]);
 		free(w->dict_paths[i]);
@@ -1150,7 +1362,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	w->nconns = 2 * n + 16;
 	w->conns = calloc(w->nconns, sizeof(*w->conns));
 	w->scratch = malloc(RX_CAP > OUT_CAP ? RX_CAP : OUT_CAP);
-	if (!w->sess || !w->listeners || !w->conns || !w->scratch)
+	w->tls_ctx = calloc(c->ntls ? c->ntls : 1, sizeof(*w->tls_ctx));
+	if (!w->sess || !w->listeners || !w->conns || !w->scratch || !w->tls_ctx)
 		goto out;
 	for (unsigned i = 0; i < w->nconns; i++)
 		w->conns[i].w = w;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/error.h"
 #include "engine/session_config.h"
@@ -15,6 +16,7 @@
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
 #include "shard/loop.h"
+#include "shard/tls.h"
 #include "store/lmdb_store.h"
 
 _Static_assert((int)RFX_IDLE_STRATEGY_SPIN == (int)RFX_IDLE_SPIN &&
@@ -67,6 +69,144 @@ static int protocol_conf(const struct rfx_session_settings *ss, struct rfx_worke
 			 "than %d bytes", ss->id, ss->line, RFX_SESSION_STR_MAX - 1);
 		return RFX_ECONFIG;
 	}
+	return 0;
+}
+
+/* SSLProtocol, QuickFIX's syntax ("all -SSLv2 -SSLv3", "TLSv1_2 TLSv1_3",
+ * "+TLSv1_3"): a first unsigned name starts the set from it, +/- add and
+ * remove. We offer only TLS 1.2 and 1.3; whatever else the list allows is
+ * ignored, and a list allowing neither is an error. */
+static int tls_versions(const char *spec, char *min, char *max)
+{
+	static const char *const names[] = {"SSLv2", "SSLv3", "TLSv1", "TLSv1_1", "TLSv1_2",
+					    "TLSv1_3"};
+	unsigned set = 0, all = (1u << 6) - 1;
+	char buf[RFX_SETTINGS_ID_MAX];
+	bool first = true;
+
+	if (!spec[0]) {
+		min[0] = max[0] = 0;
+		return 0;
+	}
+	COPY(buf, spec);
+	for (char *save = NULL, *t = strtok_r(buf, " \t,", &save); t;
+	     t = strtok_r(NULL, " \t,", &save), first = false) {
+		char sign = *t == '+' || *t == '-' ? *t++ : 0;
+		unsigned bits = 0;
+		if (strcasecmp(t, "all") == 0)
+			bits = all;
+		for (unsigned i = 0; i < 6 && !bits; i++) {
+			char dotted[16];
+			snprintf(dotted, sizeof(dotted), "%s", names[i]);
+			for (char *d = dotted; *d; d++)
+				*d = *d == '_' ? '.' : *d;
+			if (strcasecmp(t, names[i]) == 0 || strcasecmp(t, dotted) == 0)
+				bits = 1u << i;
+		}
+		if (!bits)
+			return -1;
+		if (sign == '-')
+			set &= ~bits;
+		else if (sign == '+' || !first)
+			set |= bits;
+		else
+			set = bits;
+	}
+	set >>= 4;   /* bit 0: TLS 1.2, bit 1: TLS 1.3 */
+	if (!set)
+		return -1;
+	snprintf(min, RFX_WK_TLS_VERSION_MAX, "%s", set & 1 ? "TLSv1.2" : "TLSv1.3");
+	snprintf(max, RFX_WK_TLS_VERSION_MAX, "%s", set & 2 ? "" : "TLSv1.2");
+	return 0;
+}
+
+/* SSLCipherSuite is one OpenSSL cipher list; its TLS_* names are TLS 1.3
+ * suites, which OpenSSL configures apart. */
+static void tls_ciphers(const char *spec, struct rfx_worker_tls_conf *t)
+{
+	char buf[RFX_WK_HOST_MAX];
+	COPY(buf, spec);
+	for (char *save = NULL, *c = strtok_r(buf, ":, ", &save); c;
+	     c = strtok_r(NULL, ":, ", &save)) {
+		char *dst = strncmp(c, "TLS_", 4) == 0 ? t->suites : t->ciphers;
+		size_t l = strlen(dst);
+		snprintf(dst + l, RFX_WK_HOST_MAX - l, "%s%s", l ? ":" : "", c);
+	}
+}
+
+void rfx_worker_tls_opts(const struct rfx_worker_tls_conf *t, struct rfx_tls_opts *o)
+{
+#define OPT(s) ((s)[0] ? (s) : NULL)
+	*o = (struct rfx_tls_opts){
+		.role = t->server ? RFX_TLS_SERVER : RFX_TLS_CLIENT,
+		.cert_file = OPT(t->cert_file), .key_file = OPT(t->key_file),
+		.ca_file = OPT(t->ca_file), .ca_dir = OPT(t->ca_dir),
+		.verify_level = t->verify_level,
+		.min_version = OPT(t->min_version), .max_version = OPT(t->max_version),
+		.ciphers = OPT(t->ciphers), .ciphersuites = OPT(t->suites),
+		.crl_file = OPT(t->crl_file), .crl_dir = OPT(t->crl_dir),
+		.key_password = OPT(t->key_password),
+	};
+#undef OPT
+}
+
+/* The session's TLS entry: found among the ones already collected or
+ * appended, after a trial context proves the files and lists usable (so
+ * ringfixd refuses bad TLS settings before any shard starts). */
+static int tls_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o,
+		    struct rfx_worker_conf *c, char *err, size_t errlen)
+{
+	struct rfx_worker_tls_conf t;
+	struct rfx_tls_opts opts;
+	struct rfx_tls_ctx *ctx;
+	char why[400] = "";
+	int rc;
+
+	o->tls = -1;
+	if (!ss->socket_use_ssl)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	t.server = o->acceptor;
+	/* A client always verifies the server; the level is the acceptor's. */
+	t.verify_level = o->acceptor ? ss->certificate_verify_level : 0;
+	if (tls_versions(ss->ssl_protocol, t.min_version, t.max_version) < 0) {
+		snprintf(err, errlen, "session %s (line %u): SSLProtocol allows neither TLSv1_2 "
+			 "nor TLSv1_3, or names an unknown protocol", ss->id, ss->line);
+		return RFX_ECONFIG;
+	}
+	COPY(t.cert_file, o->acceptor ? ss->server_certificate_file : ss->client_certificate_file);
+	COPY(t.key_file, o->acceptor ? ss->server_certificate_key_file :
+		       ss->client_certificate_key_file);
+	COPY(t.ca_file, ss->certification_authorities_file);
+	COPY(t.ca_dir, ss->certification_authorities_directory);
+	COPY(t.crl_file, ss->certificate_revocation_list_file);
+	COPY(t.crl_dir, ss->certificate_revocation_list_directory);
+	COPY(t.key_password, ss->certificate_key_password);
+	tls_ciphers(ss->ssl_cipher_suite, &t);
+	for (unsigned i = 0; i < c->ntls; i++)
+		if (memcmp(&c->tls[i], &t, sizeof(t)) == 0) {
+			o->tls = (int)i;
+			explicit_bzero(&t, sizeof(t));
+			return 0;
+		}
+	rfx_worker_tls_opts(&t, &opts);
+	rc = rfx_tls_ctx_new(&ctx, &opts, why, sizeof(why));
+	if (rc < 0) {
+		explicit_bzero(&t, sizeof(t));
+		snprintf(err, errlen, "session %s (line %u): TLS: %s", ss->id, ss->line,
+			 rc == RFX_ECONFIG ? why : rfx_strerror(rc));
+		return rc;
+	}
+	rfx_tls_ctx_free(ctx);
+	struct rfx_worker_tls_conf *n = realloc(c->tls, (c->ntls + 1) * sizeof(*n));
+	if (!n) {
+		explicit_bzero(&t, sizeof(t));
+		return -ENOMEM;
+	}
+	c->tls = n;
+	memcpy(&c->tls[c->ntls], &t, sizeof(t));
+	explicit_bzero(&t, sizeof(t));
+	o->tls = (int)c->ntls++;
 	return 0;
 }
 
@@ -135,6 +275,8 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 		}
 		session_conf(&s->sessions[i], &c->sessions[i]);
 		int rc = protocol_conf(&s->sessions[i], &c->sessions[i], err, errlen);
+		if (rc == 0)
+			rc = tls_conf(&s->sessions[i], &c->sessions[i], c, err, errlen);
 		if (rc < 0) {
 			rfx_worker_conf_free(c);
 			return rc;
@@ -152,7 +294,20 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 		for (unsigned j = 0; j < i; j++) {
 			const struct rfx_worker_session_conf *y = &c->sessions[j];
 			if (!y->acceptor || y->accept_port != x->accept_port ||
-			    strcmp(y->accept_address, x->accept_address) || y->shard == x->shard)
+			    strcmp(y->accept_address, x->accept_address))
+				continue;
+			/* The handshake comes before the Logon that names the
+			 * session: one port, one TLS configuration. */
+			if (y->tls != x->tls) {
+				snprintf(err, errlen,
+					 "session %s (line %u): SocketAcceptPort=%u is shared with "
+					 "session %s but their TLS settings differ; acceptor sessions "
+					 "of one port must agree on SocketUseSSL and the certificate "
+					 "settings", x->id, s->sessions[i].line, x->accept_port, y->id);
+				rfx_worker_conf_free(c);
+				return RFX_ECONFIG;
+			}
+			if (y->shard == x->shard)
 				continue;
 			if (s->sessions[i].shard_setting >= 0) {
 				snprintf(err, errlen,
@@ -179,8 +334,11 @@ void rfx_worker_conf_free(struct rfx_worker_conf *c)
 		return;
 	/* Passwords were copied: wipe them with the copy. */
 	if (c->sessions)
-		memset(c->sessions, 0, c->nsessions * sizeof(*c->sessions));
+		explicit_bzero(c->sessions, c->nsessions * sizeof(*c->sessions));
+	if (c->tls)
+		explicit_bzero(c->tls, c->ntls * sizeof(*c->tls));
 	free(c->sessions);
+	free(c->tls);
 	free(c);
 }
 
@@ -210,9 +368,19 @@ static const struct rfx_worker_session_conf *find(const struct rfx_worker_conf *
 /* Same session settings? The schedule pointer differs per copy; what it
  * points at is compared on its own. Both copies come from calloc and field
  * writes, so padding bytes are zero in both. */
-static bool same_session(const struct rfx_worker_session_conf *x,
-			 const struct rfx_worker_session_conf *y)
+static bool same_tls(const struct rfx_worker_conf *a, int x, const struct rfx_worker_conf *b,
+		     int y)
 {
+	if (x < 0 || y < 0)
+		return x == y;
+	return memcmp(&a->tls[x], &b->tls[y], sizeof(a->tls[x])) == 0;
+}
+
+static bool same_session(const struct rfx_worker_conf *a, const struct rfx_worker_session_conf *x,
+			 const struct rfx_worker_conf *b, const struct rfx_worker_session_conf *y)
+{
+	if (!same_tls(a, x->tls, b, y->tls))
+		return false;
 	struct rfx_session_config cx = x->cfg, cy = y->cfg;
 	if ((cx.schedule == NULL) != (cy.schedule == NULL))
 		return false;
@@ -239,7 +407,7 @@ int rfx_worker_conf_shard_differs(const struct rfx_worker_conf *a,
 			if (x->sessions[i].shard != shard)
 				continue;
 			const struct rfx_worker_session_conf *o = find(y, x->sessions[i].id);
-			if (!o || o->shard != shard || !same_session(&x->sessions[i], o))
+			if (!o || o->shard != shard || !same_session(x, &x->sessions[i], y, o))
 				return 1;
 		}
 	}

@@ -18,6 +18,25 @@
 #define RFX_WK_PATH_MAX 512
 #define RFX_WK_MAX_CONNECT 8
 
+#define RFX_WK_SECRET_MAX 128
+#define RFX_WK_TLS_VERSION_MAX 8
+
+/* One distinct TLS configuration (QuickFIX's SSL settings, see the README).
+ * Sessions whose settings are byte for byte the same share an entry, and so
+ * one OpenSSL context per shard. */
+struct rfx_worker_tls_conf {
+	bool server;                   /* acceptor side */
+	int verify_level;              /* CertificateVerifyLevel */
+	char min_version[RFX_WK_TLS_VERSION_MAX];  /* "TLSv1.2" / "TLSv1.3" */
+	char max_version[RFX_WK_TLS_VERSION_MAX];  /* "" = newest */
+	char cert_file[RFX_WK_PATH_MAX], key_file[RFX_WK_PATH_MAX];
+	char ca_file[RFX_WK_PATH_MAX], ca_dir[RFX_WK_PATH_MAX];
+	char crl_file[RFX_WK_PATH_MAX], crl_dir[RFX_WK_PATH_MAX];
+	char ciphers[RFX_WK_HOST_MAX];   /* TLS 1.2 list */
+	char suites[RFX_WK_HOST_MAX];    /* TLS 1.3 suites (the TLS_* names) */
+	char key_password[RFX_WK_SECRET_MAX];
+};
+
 struct rfx_worker_endpoint {
 	char host[RFX_WK_HOST_MAX];
 	uint16_t port;
@@ -38,6 +57,7 @@ struct rfx_worker_session_conf {
 	char transport_dict[RFX_WK_PATH_MAX]; /* FIX.4.x: both the same file */
 	char app_dict[RFX_WK_PATH_MAX];
 	unsigned validate_flags;
+	int tls;                       /* index in rfx_worker_conf.tls, -1: plain TCP */
 	/* cfg.schedule points at sched (NULL: always in session). */
 	struct rfx_schedule sched;
 	struct rfx_tz tz;
@@ -57,6 +77,13 @@ struct rfx_worker_conf {
 	unsigned keep_periods;
 	unsigned nsessions;
 	struct rfx_worker_session_conf *sessions;
+	unsigned ntls;
+	struct rfx_worker_tls_conf *tls;
 };
+
+/* Fill the options of rfx_tls_ctx_new (shard/tls.h) from an entry; the
+ * strings point into it. */
+struct rfx_tls_opts;
+void rfx_worker_tls_opts(const struct rfx_worker_tls_conf *t, struct rfx_tls_opts *o);
 
 #endif

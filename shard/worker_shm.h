@@ -20,6 +20,7 @@ enum {
 	RFX_WK_DIR_ACTIVE = 4,
 	RFX_WK_DIR_LOGOUT_SENT = 5,
 };
+enum { RFX_WK_DIR_F_TLS = 1 };   /* directory entry flags */
 enum {
 	RFX_WK_EV_LOGON = 4,
 	RFX_WK_EV_LOGOUT = 5,
@@ -57,6 +58,7 @@ void rfx_wk_shm_count(struct rfx_server *s, int ctr, uint64_t n);
 int rfx_server_session_add(struct rfx_server *s, const char *id);
 void rfx_server_session_update(struct rfx_server *s, uint32_t session, uint32_t state,
 			       uint64_t next_sender_seq, uint64_t next_target_seq, int64_t now_ns);
+void rfx_server_session_flags(struct rfx_server *s, uint32_t session, uint32_t flags);
 int rfx_server_session_client(const struct rfx_server *s, uint32_t session);
 void rfx_server_heartbeat(struct rfx_server *s, int64_t now_ns);
 int rfx_server_deliver(struct rfx_server *s, uint32_t client, uint32_t session,

@@ -90,11 +90,13 @@ struct rfx_seg_hdr {
 struct rfx_session_info {
 	char id[RFX_SESSION_ID_MAX];
 	uint32_t state;               /* enum rfx_session_state */
-	uint32_t flags;
+	uint32_t flags;               /* RFX_SESSION_INFO_* */
 	uint64_t next_sender_seq;     /* next MsgSeqNum we send */
 	uint64_t next_target_seq;     /* next MsgSeqNum we expect */
 	uint64_t updated_ns;
 };
+
+#define RFX_SESSION_INFO_TLS 1u   /* the session's connection is TLS */
 
 struct rfx_dir_entry {
 	_Atomic uint32_t seq;         /* odd while the shard writes */

@@ -141,6 +141,16 @@ void rfx_server_session_update(struct rfx_server *s, uint32_t session, uint32_t 
 	rfx_seg_dir_write(&s->seg, session, &info);
 }
 
+void rfx_server_session_flags(struct rfx_server *s, uint32_t session, uint32_t flags)
+{
+	struct rfx_session_info info;
+
+	if (session >= s->nsessions || rfx_seg_dir_read(&s->seg, session, &info) < 0)
+		return;
+	info.flags = flags;
+	rfx_seg_dir_write(&s->seg, session, &info);
+}
+
 int rfx_server_session_client(const struct rfx_server *s, uint32_t session)
 {
 	return session < s->seg.max_sessions ? s->session_client[session] : -1;

@@ -66,6 +66,9 @@ int rfx_server_session_add(struct rfx_server *s, const char *id);
 void rfx_server_session_update(struct rfx_server *s, uint32_t session, uint32_t state,
 			       uint64_t next_sender_seq, uint64_t next_target_seq, int64_t now_ns);
 
+/* Set a session's RFX_SESSION_INFO_* flags (after add). Cold. */
+void rfx_server_session_flags(struct rfx_server *s, uint32_t session, uint32_t flags);
+
 /* Client bound to a session, or -1. */
 int rfx_server_session_client(const struct rfx_server *s, uint32_t session);
 

@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 		goto fail;
 	rfx_server_session_update(srv[1], (uint32_t)idx, RFX_SESSION_DISCONNECTED, 1, 1,
 				  rfx_mono_ns());
+	rfx_server_session_flags(srv[1], (uint32_t)idx, RFX_SESSION_INFO_TLS);
 	rfx_seg_count(rfx_server_seg(srv[0]), RFX_CTR_MSGS_IN, 5);
 	rfx_seg_count(rfx_server_seg(srv[0]), RFX_CTR_MSGS_OUT, 7);
 	rfx_server_heartbeat(srv[0], rfx_mono_ns());

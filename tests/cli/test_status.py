@@ -38,6 +38,7 @@ try:
     t.expect("live instance", r, 0, out_has=(
         "instance %s: 2 shards" % inst, "shard 0: pid %d alive" % fx.pid,
         "FIX.4.4:A->B", "ACTIVE", "12", "34", "shard 1: pid %d alive" % fx.pid,
+        "transport", "ACTIVE        tcp", "DISCONNECTED  tls",
         "FIX.4.2:A->C", "DISCONNECTED", "msgs_in=5", "msgs_out=7",
         "client slot 0: pid %d active" % fx.pid))
     code, out, err = r = t.run("status", "--instance", inst, "--json")
@@ -55,10 +56,11 @@ try:
                 s0["alive"] is True and s0["pid"] == fx.pid and s0["generation"] >= 1, out)
         t.check("json: heartbeat age measured", 0 <= s0["heartbeat_age_ns"] < 60e9, out)
         t.check("json: session of shard 0", s0["sessions"] == [{
-            "id": "FIX.4.4:A->B", "state": "ACTIVE", "next_sender_seq": 12,
+            "id": "FIX.4.4:A->B", "state": "ACTIVE", "tls": False, "next_sender_seq": 12,
             "next_target_seq": 34, "updated_age_ns": s0["sessions"][0]["updated_age_ns"]}], out)
         t.check("json: session of shard 1", s1["sessions"][0]["id"] == "FIX.4.2:A->C" and
-                s1["sessions"][0]["state"] == "DISCONNECTED", out)
+                s1["sessions"][0]["state"] == "DISCONNECTED" and
+                s1["sessions"][0]["tls"] is True, out)
         t.check("json: counters", s0["counters"]["msgs_in"] == 5 and
                 s0["counters"]["msgs_out"] == 7 and s1["counters"]["msgs_in"] == 0, out)
         t.check("json: the fixture's client slot on both shards",
