@@ -197,7 +197,8 @@ static const struct rfx_settings_key keys[] = {
 	SESS("CertificateRevocationListDirectory", PATH, certificate_revocation_list_directory,
 	     "", 0, 0, NULL, 0, "directory of revocation lists"),
 	SESS("CertificateVerifyLevel", INT, certificate_verify_level, "0", 0, 3, NULL, 0,
-	     "peer certificate check: 0 none, 1 verify if sent, 2/3 require (QuickFIX levels)"),
+	     "acceptor: 0 no client certificate, 1 required and verified (mutual TLS), "
+	     "2 verified if sent; an initiator always verifies the server"),
 	SESS("CertificateKeyPassword", SECRET, certificate_key_password, "", 0, 0, NULL, 0,
 	     "passphrase of the private key; write it as ENC(...)"),
 	/* Logon credentials */

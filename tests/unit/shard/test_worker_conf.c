@@ -155,3 +155,102 @@ Test(worker_conf, one_port_one_shard, .timeout = 10)
 	cr_expect_null(c);
 	cr_expect(strstr(err, "must share a shard") != NULL, "%s", err);
 }
+
+/* A self-signed certificate and key in a fresh directory (dir, 64 bytes). */
+static void tls_files(char *dir)
+{
+	char cmd[512];
+	snprintf(dir, 64, "%s/rfx-wct.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	cr_assert(mkdtemp(dir));
+	if (system("command -v openssl >/dev/null 2>&1") != 0)
+		cr_skip_test("the openssl command is not installed (Debian package openssl)");
+	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes "
+		 "-keyout k.pem -out c.pem -days 1 -subj /CN=t >/dev/null 2>&1", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void tls_files_rm(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* QuickFIX's SSL settings: sessions with the same ones share an entry (one
+ * OpenSSL context), SSLProtocol gives the version range, SSLCipherSuite's
+ * TLS_* names are TLS 1.3 suites. */
+Test(worker_conf, tls_settings, .timeout = 30)
+{
+	char dir[64], text[2048], err[512] = "";
+	int rc;
+	tls_files(dir);
+	snprintf(text, sizeof(text),
+		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+		 "UseDataDictionary=N\nHeartBtInt=15\nCertificationAuthoritiesFile=%s/c.pem\n"
+		 "ServerCertificateFile=%s/c.pem\nServerCertificateKeyFile=%s/k.pem\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nTargetCompID=A\n"
+		 "SocketAcceptPort=7001\nSocketUseSSL=Y\nCertificateVerifyLevel=1\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nTargetCompID=B\n"
+		 "SocketAcceptPort=7001\nSocketUseSSL=Y\nCertificateVerifyLevel=1\n"
+		 "[SESSION]\nConnectionType=initiator\nBeginString=FIX.4.4\nTargetCompID=C\n"
+		 "SocketConnectHost=127.0.0.1\nSocketConnectPort=7002\nSocketUseSSL=Y\n"
+		 "SSLProtocol=-all +TLSv1_3\n"
+		 "SSLCipherSuite=TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nTargetCompID=D\n"
+		 "SocketAcceptPort=7003\n",
+		 dir, dir, dir);
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(c->ntls, 2, "two distinct TLS configurations");
+	cr_expect_eq(c->sessions[0].tls, c->sessions[1].tls);
+	cr_expect_eq(c->sessions[3].tls, -1, "SocketUseSSL=N: plain TCP");
+	const struct rfx_worker_tls_conf *a = &c->tls[c->sessions[0].tls];
+	const struct rfx_worker_tls_conf *i = &c->tls[c->sessions[2].tls];
+	cr_expect(a->server);
+	cr_expect_eq(a->verify_level, 1);
+	cr_expect_str_eq(a->min_version, "");
+	cr_expect_not(i->server);
+	cr_expect_str_eq(i->min_version, "TLSv1.3");
+	cr_expect_str_eq(i->max_version, "");
+	cr_expect_str_eq(i->suites, "TLS_AES_128_GCM_SHA256");
+	cr_expect_str_eq(i->ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
+	cr_expect_str_eq(i->cert_file, "", "an initiator takes ClientCertificateFile");
+	rfx_worker_conf_free(c);
+	tls_files_rm(dir);
+}
+
+Test(worker_conf, tls_errors, .timeout = 30)
+{
+	char dir[64], text[2048], err[512];
+	int rc;
+	static const struct {
+		const char *session, *want;
+	} cases[] = {
+		{"SocketUseSSL=Y\nSSLProtocol=all -TLSv1_2 -TLSv1_3\n", "SSLProtocol allows neither"},
+		{"SocketUseSSL=Y\nSSLProtocol=TLSv9\n", "SSLProtocol"},
+		{"SocketUseSSL=Y\nSSLCipherSuite=NO-SUCH-CIPHER\n", "TLS: no usable cipher"},
+		{"SocketUseSSL=Y\nCertificateRevocationListFile=%s/none.pem\n",
+		 "TLS: cannot load revocation list"},
+		{"SocketUseSSL=N\n", "TLS settings differ"},
+	};
+	tls_files(dir);
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char sess[256];
+		snprintf(sess, sizeof(sess), cases[k].session, dir);
+		snprintf(text, sizeof(text),
+			 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+			 "UseDataDictionary=N\nConnectionType=acceptor\nSocketAcceptPort=7001\n"
+			 "BeginString=FIX.4.4\nServerCertificateFile=%s/c.pem\n"
+			 "ServerCertificateKeyFile=%s/k.pem\n"
+			 "[SESSION]\nTargetCompID=A\nSocketUseSSL=Y\n"
+			 "[SESSION]\nTargetCompID=B\n%s",
+			 dir, dir, sess);
+		err[0] = 0;
+		struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+		cr_expect_eq(rc, RFX_ECONFIG, "case %u: %s", k, err);
+		cr_expect(strstr(err, cases[k].want), "case %u: '%s' lacks '%s'", k, err,
+			  cases[k].want);
+		cr_expect_null(c);
+	}
+	tls_files_rm(dir);
+}
