@@ -86,7 +86,7 @@ static void setup(struct env *e)
  * extra: more lines for its [SESSION]. */
 static void start_venue(struct env *e, int verify, const char *extra)
 {
-	char cfg[2048], path[512];
+	char cfg[4096], path[512];
 	snprintf(cfg, sizeof(cfg),
 		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=1\n"
 		 "UseDataDictionary=N\n"
@@ -105,7 +105,7 @@ static void start_venue(struct env *e, int verify, const char *extra)
 /* ringfixd initiator trusting `ca`, presenting `cert` (NULL: none). */
 static void start_bank(struct env *e, const char *ca, const char *cert)
 {
-	char cfg[2048], path[512], certs[1200] = "";
+	char cfg[4096], path[512], certs[1200] = "";
 	if (cert)
 		snprintf(certs, sizeof(certs),
 			 "ClientCertificateFile=%s/%s.crt\nClientCertificateKeyFile=%s/%s.key\n",
@@ -129,7 +129,7 @@ static void start_bank(struct env *e, const char *ca, const char *cert)
 static pid_t start_qf(struct env *e, bool acceptor, const char *log)
 {
 	const char *peer = bin("QF_SSL_PEER");
-	char cfg[2048], path[512];
+	char cfg[4096], path[512];
 	if (acceptor)
 		snprintf(cfg, sizeof(cfg),
 			 "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=%d\n"
