@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/error.h"
+#include "engine/secret.h"
 #include "engine/settings.h"
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
@@ -164,8 +165,12 @@ static void tls_files(char *dir)
 	cr_assert(mkdtemp(dir));
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		cr_skip_test("the openssl command is not installed (Debian package openssl)");
-	snprintf(cmd, sizeof(cmd), "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes "
-		 "-keyout k.pem -out c.pem -days 1 -subj /CN=t >/dev/null 2>&1", dir);
+	/* c.pem/k.pem, and ec.pem with ek.pem encrypted under "s3cret". */
+	snprintf(cmd, sizeof(cmd), "cd '%s' && { openssl req -x509 -newkey rsa:2048 -nodes "
+		 "-keyout k.pem -out c.pem -days 1 -subj /CN=t && openssl genpkey -algorithm RSA "
+		 "-pkeyopt rsa_keygen_bits:2048 -aes256 -pass pass:s3cret -out ek.pem && "
+		 "openssl req -x509 -key ek.pem -passin pass:s3cret -out ec.pem -days 1 "
+		 "-subj /CN=t; } >/dev/null 2>&1", dir);
 	cr_assert_eq(system(cmd), 0);
 }
 
@@ -252,5 +257,44 @@ Test(worker_conf, tls_errors, .timeout = 30)
 			  cases[k].want);
 		cr_expect_null(c);
 	}
+	tls_files_rm(dir);
+}
+
+/* CertificateKeyPassword, written ENC(...), opens an encrypted key; a wrong
+ * one is refused at start with the key file named. */
+Test(worker_conf, tls_key_password, .timeout = 30)
+{
+	static const char hex[] =
+		"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	uint8_t key[RFX_SECRET_KEY_LEN];
+	char dir[64], text[2048], err[512] = "", enc[RFX_SECRET_ENC_SIZE(16)];
+	int rc;
+	tls_files(dir);
+	cr_assert_eq(rfx_secret_key_from_hex(hex, strlen(hex), key), 0);
+	setenv("RFX_WCT_KEY", hex, 1);
+	for (int good = 1; good >= 0; good--) {
+		const char *pw = good ? "s3cret" : "Xyzzy7";
+		cr_assert_geq(rfx_secret_encrypt(key, pw, strlen(pw), enc, sizeof(enc)), 0);
+		snprintf(text, sizeof(text),
+			 "[ENGINE]\nSecretKeyEnv=RFX_WCT_KEY\n"
+			 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+			 "UseDataDictionary=N\n"
+			 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nTargetCompID=A\n"
+			 "SocketAcceptPort=7001\nSocketUseSSL=Y\nServerCertificateFile=%s/ec.pem\n"
+			 "ServerCertificateKeyFile=%s/ek.pem\nCertificateKeyPassword=%s\n",
+			 dir, dir, enc);
+		struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+		if (good) {
+			cr_expect_eq(rc, 0, "%s", err);
+			cr_expect_eq(c ? c->ntls : 0, 1);
+		} else {
+			cr_expect_eq(rc, RFX_ECONFIG);
+			cr_expect(strstr(err, "cannot load private key"), "%s", err);
+			cr_expect(strstr(err, "ek.pem"), "%s", err);
+			cr_expect_null(strstr(err, "Xyzzy7"), "the password stays out of errors");
+		}
+		rfx_worker_conf_free(c);
+	}
+	unsetenv("RFX_WCT_KEY");
 	tls_files_rm(dir);
 }
