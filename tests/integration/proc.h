@@ -101,6 +101,15 @@ static inline int stop(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* rm -rf a test's temporary directory (a failure is only reported). */
+static inline void remove_dir(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* The executable an environment variable names (set by meson), or a skip. */
 static inline const char *bin(const char *var)
 {
