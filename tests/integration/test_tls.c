@@ -317,3 +317,38 @@ Test(tls, quickfix_ssl_initiator_and_ringfix_acceptor, .timeout = 60)
 {
 	quickfix_interop(false);
 }
+
+Test(tls, revoked_client_certificate_refused, .timeout = 60)
+{
+	struct env e = {0};
+	char crl[600];
+	setup(&e);
+	crl_line(&e, crl, sizeof(crl));
+	start_venue(&e, 1, crl);
+	start_bank(&e, "ca", "revoked");
+	wait_log(e.vlog, "TLS handshake from 127.0.0.1 failed: certificate verify failed: "
+		 "certificate revoked", 10000);
+	expect_down(e.bank, 2000);
+	finish(&e);
+}
+
+/* A peer that connects and never starts the handshake is dropped after
+ * LogonTimeout, and the acceptor keeps serving. */
+Test(tls, handshake_timeout, .timeout = 60)
+{
+	struct env e = {0};
+	setup(&e);
+	start_venue(&e, 0, "LogonTimeout=1\n");
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e.port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	wait_log(e.vlog, "TLS handshake from 127.0.0.1 failed: no handshake within 1s "
+		 "(LogonTimeout)", 5000);
+	char b;
+	cr_expect_eq(read(fd, &b, 1), 0, "the acceptor closed the silent connection");
+	close(fd);
+	start_bank(&e, "ca", NULL);
+	wait_up(e.venue);
+	finish(&e);
+}
