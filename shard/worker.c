@@ -36,6 +36,8 @@
 #define NS 1000000000LL
 #define TX_CAP (1u << 20)         /* per-connection send buffer */
 #define RX_CAP (256u << 10)       /* per-connection reassembly: largest inbound message */
+/* TLS: a full record (16 KiB + overhead) must fit beside one in flight. */
+_Static_assert(TX_CAP >= 2 * (16384 + 512), "TX_CAP too small for TLS records");
 #define OUT_CAP (64u << 10)       /* largest outbound message */
 #define QUEUE_CAP (256u << 10)    /* messages held while a gap fills */
 #define MAX_FIELDS 2048u
