@@ -6,13 +6,42 @@
 
 #define NS 1000000000LL
 
+static bool range_ok(int32_t start, int32_t end, int32_t start_day, int32_t end_day)
+{
+	if (start < 0 || start >= 86400 || end < 0 || end >= 86400)
+		return false;
+	return (start_day < 0) == (end_day < 0) && start_day <= 6 && end_day <= 6;
+}
+
+static int64_t duration(const struct rfx_schedule *s);
+
+bool rfx_schedule_contains(const struct rfx_schedule *s, int32_t time, int32_t day)
+{
+	if (s->start_day >= 0 && day >= 0) {
+		int64_t p = (int64_t)((day - s->start_day + 7) % 7) * 86400 + time - s->start_time;
+		if (p < 0)
+			p += 7 * 86400;
+		return p <= duration(s);
+	}
+	if (s->start_time == s->end_time)
+		return true;
+	if (s->start_time < s->end_time)
+		return time >= s->start_time && time <= s->end_time;
+	return time >= s->start_time || time <= s->end_time;
+}
+
 int rfx_schedule_check(const struct rfx_schedule *s)
 {
-	if (!s || s->non_stop)
+	if (!s)
 		return 0;
-	if (s->start_time < 0 || s->start_time >= 86400 || s->end_time < 0 || s->end_time >= 86400)
+	if (s->logon_window && !range_ok(s->logon_time, s->logout_time, s->logon_day, s->logout_day))
 		return -EINVAL;
-	if ((s->start_day < 0) != (s->end_day < 0) || s->start_day > 6 || s->end_day > 6)
+	if (s->non_stop)
+		return 0;
+	if (!range_ok(s->start_time, s->end_time, s->start_day, s->end_day))
+		return -EINVAL;
+	if (s->logon_window && (!rfx_schedule_contains(s, s->logon_time, s->logon_day) ||
+				!rfx_schedule_contains(s, s->logout_time, s->logout_day)))
 		return -EINVAL;
 	return 0;
 }
@@ -84,4 +113,41 @@ int64_t rfx_schedule_next_change(const struct rfx_schedule *s, int64_t now)
 		return end * NS;
 	}
 	return start_utc(s, day + (weekly(s) ? 7 : 1)) * NS;
+}
+
+/* The logon window as a schedule of its own. */
+static struct rfx_schedule window_of(const struct rfx_schedule *s)
+{
+	struct rfx_schedule w = {
+		.start_time = s->logon_time,
+		.end_time = s->logout_time,
+		.start_day = s->logon_day,
+		.end_day = s->logout_day,
+		.tz = s->tz,
+	};
+	return w;
+}
+
+bool rfx_schedule_logon_time(const struct rfx_schedule *s, int64_t now)
+{
+	if (!s)
+		return true;
+	if (!rfx_schedule_in_session(s, now))
+		return false;
+	if (!s->logon_window)
+		return true;
+	struct rfx_schedule w = window_of(s);
+	return rfx_schedule_in_session(&w, now);
+}
+
+int64_t rfx_schedule_logon_next_change(const struct rfx_schedule *s, int64_t now)
+{
+	int64_t next = rfx_schedule_next_change(s, now);
+	if (s && s->logon_window) {
+		struct rfx_schedule w = window_of(s);
+		int64_t wn = rfx_schedule_next_change(&w, now);
+		if (wn < next)
+			next = wn;
+	}
+	return next;
 }

@@ -344,6 +344,44 @@ static void reset_seqs(struct rfx_session *s)
 	event(s, RFX_SESSION_EV_SEQ_RESET, "sequence numbers reset to 1");
 }
 
+static void do_disconnect(struct rfx_session *s, bool notify);
+
+/* Sequence numbers and creation time as the store holds them (at init, and
+ * at logon with RefreshOnLogon=Y). Returns 0 or the store's error. */
+static int load_store(struct rfx_session *s)
+{
+	const struct rfx_session_ops *ops = &s->ops;
+	if (ops->store_get_seqs) {
+		uint64_t ns = 1, nt = 1;
+		int rc = ops->store_get_seqs(ops->ctx, &ns, &nt);
+		if (rc < 0)
+			return rc;
+		s->next_sender = ns ? ns : 1;
+		s->next_target = nt ? nt : 1;
+	}
+	if (ops->store_get_creation_time) {
+		int64_t t;
+		if (ops->store_get_creation_time(ops->ctx, &t) == 0 && t != INT64_MIN) {
+			s->creation_time = t;
+			s->creation_period = rfx_schedule_period(s->cfg.schedule, t);
+		}
+	}
+	return 0;
+}
+
+/* RefreshOnLogon=Y: reload before a logon; a store that cannot answer ends
+ * the connection (never a logon on stale numbers). */
+static bool refresh(struct rfx_session *s)
+{
+	if (!s->cfg.refresh_on_logon)
+		return true;
+	if (load_store(s) == 0)
+		return true;
+	event(s, RFX_SESSION_EV_STORE_ERROR, "cannot refresh the session from the store");
+	do_disconnect(s, true);
+	return false;
+}
+
 static void incr_target(struct rfx_session *s)
 {
 	s->next_target++;
@@ -842,11 +880,22 @@ static bool verify(struct rfx_session *s, const struct rfx_session_msg *m, bool 
 	return true;
 }
 
+static bool logon_time_ok(struct rfx_session *s, int64_t now);
+
 static void next_logon(struct rfx_session *s, const struct rfx_session_msg *m, int64_t now)
 {
 	const struct rfx_session_field *rf = rfx_session_msg_get(m, 141);
 	bool reset = rf && str_is(rf->p, rf->len, "Y");
 	bool acceptor = s->cfg.role == RFX_SESSION_ACCEPTOR;
+
+	if (acceptor && !s->received_logon && !refresh(s))
+		return;
+	if (!logon_time_ok(s, now)) {
+		/* QuickFIX: no Logout, just the disconnect. */
+		event(s, RFX_SESSION_EV_INFO, "Received logon outside of valid logon time");
+		do_disconnect(s, true);
+		return;
+	}
 
 	s->received_reset = reset;
 	if (reset && !s->sent_reset)
@@ -1098,6 +1147,21 @@ static int64_t current_period(struct rfx_session *s, int64_t now)
 	return s->sched_period;
 }
 
+/* Inside the logon window (LogonTime..LogoutTime), from a cache refreshed
+ * only when the window opens or closes. No window: the period decides. */
+static bool logon_time_ok(struct rfx_session *s, int64_t now)
+{
+	const struct rfx_schedule *sc = s->cfg.schedule;
+	if (!sc || !sc->logon_window)
+		return true;
+	if (now < s->logon_from || now >= s->logon_until) {
+		s->logon_ok = rfx_schedule_logon_time(sc, now);
+		s->logon_from = now;
+		s->logon_until = rfx_schedule_logon_next_change(sc, now);
+	}
+	return s->logon_ok;
+}
+
 /* QuickFIX checkSessionTime: inside a period, and the same period the
  * stored sequence numbers began in. */
 static bool session_time_ok(struct rfx_session *s, int64_t now)
@@ -1306,28 +1370,20 @@ int rfx_session_init(struct rfx_session *s, const struct rfx_session_config *cfg
 		s->cfg.logout_timeout = 2;
 	s->prec = cfg->timestamp_precision >= 0 ? cfg->timestamp_precision : (v >= 42 ? 3 : 0);
 	s->next_sender = s->next_target = 1;
-	if (ops->store_get_seqs) {
-		int rc = ops->store_get_seqs(ops->ctx, &s->next_sender, &s->next_target);
-		if (rc < 0)
-			return rc;
-		if (!s->next_sender)
-			s->next_sender = 1;
-		if (!s->next_target)
-			s->next_target = 1;
-	}
 	if (rfx_schedule_check(cfg->schedule) < 0)
 		return -EINVAL;
 	s->sched_from = s->sched_until = 0;
 	s->creation_time = INT64_MIN;
-	if (ops->store_get_creation_time) {
-		int64_t t;
-		if (ops->store_get_creation_time(ops->ctx, &t) == 0 && t != INT64_MIN) {
-			s->creation_time = t;
-			s->creation_period = rfx_schedule_period(cfg->schedule, t);
-		}
-	}
+	int rc = load_store(s);
+	if (rc < 0)
+		return rc;
 	s->state = RFX_SESSION_DISCONNECTED;
 	return 0;
+}
+
+bool rfx_session_logon_time(const struct rfx_session *s, int64_t now)
+{
+	return rfx_schedule_logon_time(s->cfg.schedule, now);
 }
 
 void rfx_session_deinit(struct rfx_session *s)
@@ -1353,8 +1409,12 @@ int rfx_session_on_connect(struct rfx_session *s, int64_t now)
 		s->state = RFX_SESSION_AWAIT_LOGON;
 		return 0;
 	}
+	if (!logon_time_ok(s, now))
+		return RFX_ESTATE; /* not now: outside the logon window */
 	s->state = RFX_SESSION_LOGON_SENT;
 	s->heart_bt_int = s->cfg.heart_bt_int;
+	if (!refresh(s))
+		return -EIO; /* the store could not be read; disconnected */
 	if (s->cfg.reset_on_logon) {
 		reset_seqs(s);
 		s->sent_reset = true;
@@ -1384,9 +1444,18 @@ int64_t rfx_session_on_timer(struct rfx_session *s, int64_t now)
 		end_of_period(s, now);
 		return INT64_MAX;
 	}
+	if (s->state == RFX_SESSION_LOGGED_ON && !logon_time_ok(s, now)) {
+		/* LogoutTime: the Logout handshake, then the logout timeout. */
+		event(s, RFX_SESSION_EV_INFO, "logon window closed");
+		send_logout(s, NULL, now);
+	}
 	int64_t dl = timers(s, now);
-	if (s->cfg.schedule && s->state != RFX_SESSION_DISCONNECTED && s->sched_until < dl)
-		dl = s->sched_until;
+	if (s->cfg.schedule && s->state != RFX_SESSION_DISCONNECTED) {
+		if (s->sched_until < dl)
+			dl = s->sched_until;
+		if (s->cfg.schedule->logon_window && s->logon_until > now && s->logon_until < dl)
+			dl = s->logon_until;
+	}
 	return dl;
 }
 

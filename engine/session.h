@@ -51,6 +51,10 @@ struct rfx_session_config {
 	bool reset_on_logon;        /* sequence numbers to 1 on every Logon */
 	bool reset_on_logout;
 	bool reset_on_disconnect;
+	bool refresh_on_logon;      /* reload sequence numbers and creation time
+	                               from the store before a logon: the
+	                               initiator before sending its Logon, the
+	                               acceptor on receiving one (QuickFIX) */
 	bool check_comp_id;         /* reject + logout on CompID mismatch */
 	bool check_latency;         /* SendingTime accuracy check */
 	uint32_t max_latency;       /* seconds; 0 = 120 (QuickFIX default) */
@@ -64,8 +68,8 @@ struct rfx_session_config {
 	                               9; -1 = ms for FIX.4.2+, seconds before */
 	bool validate_length_and_checksum; /* garbled-message checks (on by default
 	                               through rfx_session_config_default) */
-	/* Session schedule (engine/schedule.h); NULL = always in session, no
-	 * period resets. Must outlive the session. */
+	/* Session schedule (engine/schedule.h), with its logon window; NULL =
+	 * always in session, no period resets. Must outlive the session. */
 	const struct rfx_schedule *schedule;
 	/* Credentials for the initiator's Logon (553/554); "" = not sent. */
 	char username[RFX_SESSION_STR_MAX];
@@ -211,6 +215,9 @@ struct rfx_session {
 	int64_t now;               /* time of the current input */
 	/* Schedule cache: period (or INT64_MIN) valid for [sched_from, sched_until). */
 	int64_t sched_period, sched_from, sched_until;
+	/* Logon window cache: logon_ok valid for [logon_from, logon_until). */
+	int64_t logon_from, logon_until;
+	bool logon_ok;
 	int64_t creation_time, creation_period;
 	char logout_text[RFX_SESSION_TEXT_MAX];
 };
@@ -222,7 +229,12 @@ int rfx_session_init(struct rfx_session *s, const struct rfx_session_config *cfg
 /* NULL-safe; the session must be disconnected first (it does not send). */
 void rfx_session_deinit(struct rfx_session *s);
 
-/* A transport connection is up. Initiator: sends Logon. Returns 0 or <0. */
+/* Whether the schedule lets a logon happen at now (in a period and in the
+ * logon window): the initiator's transport dials only then. */
+bool rfx_session_logon_time(const struct rfx_session *s, int64_t now);
+
+/* A transport connection is up. Initiator: sends Logon, or returns RFX_ESTATE
+ * outside the schedule or the logon window. Returns 0 or <0. */
 int rfx_session_on_connect(struct rfx_session *s, int64_t now);
 /* One framed inbound message (the framer lives in the codec). The bytes need
  * only live during the call. Returns 0, or RFX_ESTATE when not connected. */

@@ -37,6 +37,7 @@ int rfx_session_config_from_settings(struct rfx_session_config *c, struct rfx_sc
 	c->reset_on_logon = ss->reset_on_logon;
 	c->reset_on_logout = ss->reset_on_logout;
 	c->reset_on_disconnect = ss->reset_on_disconnect;
+	c->refresh_on_logon = ss->refresh_on_logon;
 	c->check_comp_id = ss->check_comp_id;
 	c->check_latency = ss->check_latency;
 	c->max_latency = ss->max_latency;
@@ -54,6 +55,16 @@ int rfx_session_config_from_settings(struct rfx_session_config *c, struct rfx_sc
 	sched->start_day = ss->start_day;
 	sched->end_day = ss->end_day;
 	sched->tz = tz;
+	/* QuickFIX: the logon window defaults to the session's own times and
+	 * days; any of the four keys makes it a window of its own. */
+	sched->logon_window = ss->logon_time >= 0 || ss->logout_time >= 0 || ss->logon_day >= 0 ||
+			      ss->logout_day >= 0;
+	if (sched->logon_window) {
+		sched->logon_time = ss->logon_time >= 0 ? ss->logon_time : ss->start_time;
+		sched->logout_time = ss->logout_time >= 0 ? ss->logout_time : ss->end_time;
+		sched->logon_day = ss->logon_day >= 0 ? ss->logon_day : ss->start_day;
+		sched->logout_day = ss->logout_day >= 0 ? ss->logout_day : ss->end_day;
+	}
 	if (!sched->non_stop && (ss->start_time < 0 || ss->end_time < 0))
 		return -EINVAL;
 	if (rfx_schedule_check(sched) < 0)

@@ -12,7 +12,7 @@
 #include "engine/tz.h"
 
 /*
- * Fills c (all of it) and sched from ss. c->schedule points at sched, which
+ * Fills c (all of it) and sched (schedule and logon window) from ss. c->schedule points at sched, which
  * must outlive the session. tz is the zone of
  * the schedule, loaded by the caller: rfx_tz_load(ss->time_zone), or
  * rfx_tz_load_local() for UseLocalTime=Y (NULL: UTC). HeartBtInt 0 keeps the

@@ -19,6 +19,7 @@
 
 #include "engine/dictionary.h"
 #include "engine/error.h"
+#include "engine/schedule.h"
 #include "engine/secret.h"
 
 enum kind {
@@ -117,11 +118,15 @@ static const struct rfx_settings_key keys[] = {
 	     "weekly sessions: first day (Sunday..Saturday, two letters suffice)"),
 	SESS("EndDay", DAY, end_day, "-1", 0, 0, NULL, 0, "weekly sessions: last day"),
 	SESS("LogonTime", TIME, logon_time, "-1", 0, 0, NULL, 0,
-	     "initiator: time of day to log on; default StartTime"),
+	     "start of the logon window, HH:MM:SS, within StartTime..EndTime: logons are "
+	     "initiated and accepted only inside the window; default StartTime"),
 	SESS("LogoutTime", TIME, logout_time, "-1", 0, 0, NULL, 0,
-	     "initiator: time of day to log out; default EndTime"),
-	SESS("LogonDay", DAY, logon_day, "-1", 0, 0, NULL, 0, "weekly logon day"),
-	SESS("LogoutDay", DAY, logout_day, "-1", 0, 0, NULL, 0, "weekly logout day"),
+	     "end of the logon window, within StartTime..EndTime: a logged-on session "
+	     "logs out then; default EndTime"),
+	SESS("LogonDay", DAY, logon_day, "-1", 0, 0, NULL, 0,
+	     "weekly logon window: first day; default StartDay"),
+	SESS("LogoutDay", DAY, logout_day, "-1", 0, 0, NULL, 0,
+	     "weekly logon window: last day; default EndDay"),
 	SESS("TimeZone", STR, time_zone, "", 0, 0, NULL, 0,
 	     "IANA time zone of the schedule times (e.g. America/New_York); empty = UTC"),
 	SESS("UseLocalTime", BOOL, use_local_time, "N", 0, 0, NULL, 0,
@@ -1001,6 +1006,46 @@ static void require(struct ctx *c, const struct keyset *set, unsigned line, cons
 		report(c, RFX_ECONFIG, line, name, strlen(name), "missing: %s", why);
 }
 
+/* LogonTime/LogoutTime/LogonDay/LogoutDay, with QuickFIX's defaults (the
+ * session's own times and days) and its rule: both ends within
+ * StartTime..EndTime. */
+static void check_logon_window(struct ctx *c, const struct rfx_session_settings *ss,
+			       const struct keyset *set)
+{
+	unsigned line = ss->line;
+	struct rfx_schedule w = {
+		.start_time = ss->start_time, .end_time = ss->end_time,
+		.start_day = ss->start_day, .end_day = ss->end_day,
+		.logon_time = ss->logon_time >= 0 ? ss->logon_time : ss->start_time,
+		.logout_time = ss->logout_time >= 0 ? ss->logout_time : ss->end_time,
+		.logon_day = ss->logon_day >= 0 ? ss->logon_day : ss->start_day,
+		.logout_day = ss->logout_day >= 0 ? ss->logout_day : ss->end_day,
+	};
+	static const char *const names[] = {"LogonTime", "LogoutTime"};
+	const int32_t times[] = {w.logon_time, w.logout_time};
+	const int32_t days[] = {w.logon_day, w.logout_day};
+
+	if (ss->logon_time < 0 && ss->logout_time < 0 && ss->logon_day < 0 && ss->logout_day < 0)
+		return;
+	if ((w.logon_day < 0) != (w.logout_day < 0)) {
+		const char *k = w.logon_day < 0 ? "LogonDay" : "LogoutDay";
+		report(c, RFX_ECONFIG, line_of(set, w.logon_day < 0 ? "LogoutDay" : "LogonDay", 0,
+					       line), k, strlen(k),
+		       "missing: a weekly logon window needs both LogonDay and LogoutDay");
+	}
+	for (int i = 0; i < 2; i++) {
+		unsigned at = line_of(set, names[i], 0, line);
+		if (times[i] < 0)
+			report(c, RFX_ECONFIG, at, names[i], strlen(names[i]),
+			       "missing: a NonStopSession logon window needs LogonTime and LogoutTime");
+		else if (!ss->non_stop_session && ss->start_time >= 0 && ss->end_time >= 0 &&
+			 (ss->start_day < 0) == (ss->end_day < 0) &&
+			 !rfx_schedule_contains(&w, times[i], days[i]))
+			report(c, RFX_ECONFIG, at, names[i], strlen(names[i]),
+			       "must be between StartTime and EndTime");
+	}
+}
+
 static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 			  const struct keyset *set, const struct rfx_engine_settings *eng)
 {
@@ -1023,6 +1068,7 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		       k, strlen(k),
 		       "missing: a weekly session needs both StartDay and EndDay");
 	}
+	check_logon_window(c, ss, set);
 	if (ss->use_local_time && ss->time_zone[0])
 		report(c, RFX_ECONFIG, line_of(set, "TimeZone", 0, line), "TimeZone", 8,
 		       "conflicts with UseLocalTime=Y: give one or the other");

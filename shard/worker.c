@@ -797,6 +797,10 @@ static void initiator_connect(struct rfx_timer *t, uint64_t now, void *arg)
 	if (w->stopping || se->conn || se->pending || !se->sc->nconnect)
 		return;
 	clock_now(w);
+	if (!rfx_session_logon_time(&se->s, w->now)) { /* outside LogonTime..LogoutTime */
+		initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
+		return;
+	}
 	const struct rfx_worker_endpoint *ep = &se->sc->connect[se->endpoint];
 	struct sockaddr_storage sa;
 	socklen_t len;

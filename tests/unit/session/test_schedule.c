@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -269,4 +270,247 @@ Test(schedule, config_from_settings_file, .timeout = 10)
 	struct rfx_session_mem mem = {out, sizeof(out), q, sizeof(q), f, 64};
 	cr_assert_eq(rfx_session_init(&s, &c, &ops, &mem), 0);
 	rfx_settings_free(st);
+}
+
+/* ---- logon window (LogonTime/LogoutTime/LogonDay/LogoutDay) ---- */
+
+Test(schedule, logon_window_times_and_check, .timeout = 10)
+{
+	/* Session 07:00-18:00, logons 08:00-17:00. */
+	struct rfx_schedule s = {.start_time = 7 * 3600, .end_time = 18 * 3600, .start_day = -1,
+				 .end_day = -1, .logon_window = true, .logon_time = 8 * 3600,
+				 .logout_time = 17 * 3600, .logon_day = -1, .logout_day = -1};
+	cr_assert_eq(rfx_schedule_check(&s), 0);
+	int64_t d = utc(2026, 1, 2, 0, 0) * H_NS;
+	cr_assert(!rfx_schedule_logon_time(&s, d + 7 * 3600 * H_NS + 30 * 60 * H_NS));
+	cr_assert(rfx_schedule_in_session(&s, d + 7 * 3600 * H_NS + 30 * 60 * H_NS));
+	cr_assert(rfx_schedule_logon_time(&s, d + 8 * 3600 * H_NS));
+	cr_assert(rfx_schedule_logon_time(&s, d + 17 * 3600 * H_NS - 1));
+	cr_assert(!rfx_schedule_logon_time(&s, d + 17 * 3600 * H_NS));
+	cr_assert(!rfx_schedule_logon_time(&s, d + 20 * 3600 * H_NS), "outside the session too");
+	cr_assert_eq(rfx_schedule_logon_next_change(&s, d + 7 * 3600 * H_NS), d + 8 * 3600 * H_NS);
+	cr_assert_eq(rfx_schedule_logon_next_change(&s, d + 9 * 3600 * H_NS), d + 17 * 3600 * H_NS);
+	cr_assert_eq(rfx_schedule_logon_next_change(&s, d + 17 * 3600 * H_NS), d + 18 * 3600 * H_NS);
+	/* No window: the period decides; NULL: always. */
+	struct rfx_schedule plain = s;
+	plain.logon_window = false;
+	cr_assert(rfx_schedule_logon_time(&plain, d + 7 * 3600 * H_NS + 1));
+	cr_assert(rfx_schedule_logon_time(NULL, d));
+	/* Window ends outside StartTime..EndTime (ends included are fine). */
+	struct rfx_schedule bad = s;
+	bad.logon_time = 6 * 3600;
+	cr_assert_eq(rfx_schedule_check(&bad), -EINVAL);
+	bad = s;
+	bad.logout_time = 18 * 3600;
+	cr_assert_eq(rfx_schedule_check(&bad), 0);
+	bad.logout_time = 18 * 3600 + 1;
+	cr_assert_eq(rfx_schedule_check(&bad), -EINVAL);
+	bad = s;
+	bad.logon_day = 1;
+	cr_assert_eq(rfx_schedule_check(&bad), -EINVAL, "days go in pairs");
+	/* Overnight session 22:00-06:00: 23:00 and 05:00 are inside, 12:00 not. */
+	struct rfx_schedule night = {.start_time = 22 * 3600, .end_time = 6 * 3600,
+				     .start_day = -1, .end_day = -1};
+	cr_assert(rfx_schedule_contains(&night, 23 * 3600, -1));
+	cr_assert(rfx_schedule_contains(&night, 5 * 3600, 3));
+	cr_assert(!rfx_schedule_contains(&night, 12 * 3600, -1));
+}
+
+Test(schedule, weekly_logon_window, .timeout = 10)
+{
+	/* Sunday 17:00 - Friday 17:00 session, logons Monday 06:00 - Friday 16:00. */
+	struct rfx_schedule s = {.start_time = 17 * 3600, .end_time = 17 * 3600, .start_day = 0,
+				 .end_day = 5, .logon_window = true, .logon_time = 6 * 3600,
+				 .logout_time = 16 * 3600, .logon_day = 1, .logout_day = 5};
+	cr_assert_eq(rfx_schedule_check(&s), 0);
+	/* 2026-01-04 is a Sunday. */
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 1, 4, 20, 0) * H_NS));
+	cr_assert(!rfx_schedule_logon_time(&s, utc(2026, 1, 4, 20, 0) * H_NS));
+	cr_assert(!rfx_schedule_logon_time(&s, utc(2026, 1, 5, 5, 59) * H_NS));
+	cr_assert(rfx_schedule_logon_time(&s, utc(2026, 1, 5, 6, 0) * H_NS));
+	cr_assert(rfx_schedule_logon_time(&s, utc(2026, 1, 7, 3, 0) * H_NS), "Wednesday night");
+	cr_assert(!rfx_schedule_logon_time(&s, utc(2026, 1, 9, 16, 30) * H_NS));
+	cr_assert(rfx_schedule_in_session(&s, utc(2026, 1, 9, 16, 30) * H_NS));
+	/* Saturday is outside the week's period; Friday 17:00 is its end. */
+	cr_assert(!rfx_schedule_contains(&s, 12 * 3600, 6));
+	cr_assert(rfx_schedule_contains(&s, 17 * 3600, 5));
+	cr_assert(!rfx_schedule_contains(&s, 17 * 3600 + 1, 5));
+	cr_assert(rfx_schedule_contains(&s, 3 * 3600, 2));
+	struct rfx_schedule bad = s;
+	bad.logout_day = 6;
+	cr_assert_eq(rfx_schedule_check(&bad), -EINVAL);
+}
+
+/* Session 08:00-17:00 UTC, logons 09:00-16:00. */
+static struct rfx_schedule office_window = {
+	.start_time = 8 * 3600, .end_time = 17 * 3600, .start_day = -1, .end_day = -1,
+	.logon_window = true, .logon_time = 9 * 3600, .logout_time = 16 * 3600,
+	.logon_day = -1, .logout_day = -1};
+
+static void with_window(struct rfx_session_config *c)
+{
+	c->schedule = &office_window;
+	c->reset_on_logon = false;
+}
+
+static void initiator_with_window(struct rfx_session_config *c)
+{
+	with_window(c);
+	c->role = RFX_SESSION_INITIATOR;
+}
+
+Test(schedule, acceptor_refuses_logon_outside_window, .timeout = 10)
+{
+	h_init(&h, with_window);
+	h.now = utc(2026, 1, 2, 8, 30) * H_NS; /* in session, before LogonTime */
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	cr_assert(!rfx_session_logged_on(&h.s));
+	cr_assert_eq(h.nout, 0, "silent disconnect, as QuickFIX");
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.events[RFX_SESSION_EV_INFO] > 0, true);
+	h.now = utc(2026, 1, 2, 9, 0) * H_NS;
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), 0);
+	h_logon(&h, 1, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	h_free(&h);
+}
+
+Test(schedule, logged_on_session_logs_out_at_logout_time, .timeout = 10)
+{
+	h_init(&h, with_window); /* 10:00 */
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	/* The timer deadline never overshoots LogoutTime. */
+	h.now = utc(2026, 1, 2, 15, 59) * H_NS + 50 * H_NS;
+	h_peer(&h, "35=0|34=2|");
+	int64_t dl = rfx_session_on_timer(&h.s, h.now);
+	cr_assert_leq(dl, utc(2026, 1, 2, 16, 0) * H_NS);
+	h.now = utc(2026, 1, 2, 16, 0) * H_NS;
+	h_clear(&h);
+	rfx_session_on_timer(&h.s, h.now);
+	cr_assert_eq(h.nout, 1);
+	cr_assert(strstr(h_last(&h), "35=5|"), "%s", h_last(&h));
+	cr_assert_eq(rfx_session_state(&h.s), RFX_SESSION_LOGOUT_SENT);
+	cr_assert_eq(h.disconnects, 0, "the handshake runs first");
+	h_peer(&h, "35=5|34=3|");
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.s.next_target, 4, "still in the period: numbers kept");
+	h_free(&h);
+}
+
+Test(schedule, initiator_does_not_log_on_outside_window, .timeout = 10)
+{
+	h_init(&h, initiator_with_window);
+	h.now = utc(2026, 1, 2, 16, 30) * H_NS;
+	cr_assert(!rfx_session_logon_time(&h.s, h.now));
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), RFX_ESTATE);
+	cr_assert_eq(h.nout, 0);
+	h.now = utc(2026, 1, 3, 9, 0) * H_NS;
+	cr_assert(rfx_session_logon_time(&h.s, h.now));
+	cr_assert_eq(rfx_session_on_connect(&h.s, h.now), 0);
+	cr_assert(strstr(h_last(&h), "35=A|"), "%s", h_last(&h));
+	h_free(&h);
+}
+
+Test(schedule, logon_window_from_settings, .timeout = 10)
+{
+	static const char head[] =
+		"[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=5001\nSenderCompID=US\n"
+		"StartTime=08:00:00\nEndTime=17:00:00\nUseDataDictionary=N\n"
+		"[SESSION]\nBeginString=FIX.4.2\nTargetCompID=THEM\n";
+	static const struct {
+		const char *extra, *key, *why;
+	} bad[] = {
+		{"LogonTime=07:00:00\n", "LogonTime", "must be between StartTime and EndTime"},
+		{"LogoutTime=17:00:01\n", "LogoutTime", "must be between StartTime and EndTime"},
+		{"LogonDay=mo\n", "LogoutDay", "both LogonDay and LogoutDay"},
+		{"LogonTime=9\n", "LogonTime", "not a time"},
+	};
+	char text[512];
+	struct rfx_settings *st = NULL;
+	struct rfx_settings_error err;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, bad[i].extra);
+		cr_assert_eq(rfx_settings_parse(text, strlen(text), "t.cfg", NULL, &st, &err),
+			     RFX_ECONFIG, "%s", bad[i].extra);
+		cr_expect_str_eq(err.key, bad[i].key, "%s", err.text);
+		cr_expect(strstr(err.text, bad[i].why), "%s", err.text);
+		cr_expect_eq(err.line, 11, "%s", err.text);
+	}
+	snprintf(text, sizeof(text), "%sLogonTime=09:00:00\nRefreshOnLogon=Y\n", head);
+	cr_assert_eq(rfx_settings_parse(text, strlen(text), "t.cfg", NULL, &st, &err), 0, "%s",
+		     err.text);
+	struct rfx_session_config c;
+	struct rfx_schedule sched;
+	cr_assert_eq(rfx_session_config_from_settings(&c, &sched, &st->sessions[0], NULL), 0);
+	cr_assert(sched.logon_window);
+	cr_assert_eq(sched.logon_time, 9 * 3600);
+	cr_assert_eq(sched.logout_time, 17 * 3600, "LogoutTime defaults to EndTime");
+	cr_assert_eq(sched.logon_day, -1);
+	cr_assert(c.refresh_on_logon);
+	rfx_settings_free(st);
+	/* Without any of the four keys there is no separate window. */
+	cr_assert_eq(rfx_settings_parse(head, strlen(head), "t.cfg", NULL, &st, &err), 0);
+	cr_assert_eq(rfx_session_config_from_settings(&c, &sched, &st->sessions[0], NULL), 0);
+	cr_assert(!sched.logon_window);
+	cr_assert(!c.refresh_on_logon);
+	rfx_settings_free(st);
+}
+
+/* ---- RefreshOnLogon ---- */
+
+static void refresh_acceptor(struct rfx_session_config *c)
+{
+	c->refresh_on_logon = true;
+}
+
+static void refresh_initiator(struct rfx_session_config *c)
+{
+	c->refresh_on_logon = true;
+	c->role = RFX_SESSION_INITIATOR;
+}
+
+/* Another writer (a hot standby's peer) moved the stored numbers while this
+ * session was idle: with RefreshOnLogon the acceptor logs on from them. */
+Test(schedule, refresh_on_logon_acceptor_reloads_the_store, .timeout = 10)
+{
+	h_init(&h, refresh_acceptor);
+	cr_assert_eq(h.s.next_target, 1);
+	h.store->next_sender = 40;
+	h.store->next_target = 7;
+	h_connect(&h);
+	h_logon(&h, 7, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	cr_assert(strstr(h_last(&h), "|34=40|"), "%s", h_last(&h));
+	cr_assert_eq(h.s.next_target, 8);
+	cr_assert_eq(h.s.next_sender, 41);
+	cr_assert_eq(h_count(&h, "35=2|"), 0, "no ResendRequest: 7 was expected");
+	h_free(&h);
+}
+
+Test(schedule, without_refresh_the_session_keeps_its_numbers, .timeout = 10)
+{
+	h_init(&h, NULL);
+	h.store->next_sender = 40;
+	h.store->next_target = 7;
+	h_connect(&h);
+	h_logon(&h, 7, 30);
+	cr_assert(strstr(h.out[0], "|34=1|"), "%s", h.out[0]);
+	cr_assert_eq(h_count(&h, "35=2|"), 1, "7 is too high for a session at 1");
+	h_free(&h);
+}
+
+Test(schedule, refresh_on_logon_initiator_reloads_before_its_logon, .timeout = 10)
+{
+	h_init(&h, refresh_initiator);
+	h.store->next_sender = 12;
+	h.store->next_target = 5;
+	h_connect(&h);
+	cr_assert(strstr(h_last(&h), "35=A|34=12|"), "%s", h_last(&h));
+	h_logon(&h, 5, 30);
+	cr_assert(rfx_session_logged_on(&h.s));
+	cr_assert_eq(h.s.next_target, 6);
+	h_free(&h);
 }
