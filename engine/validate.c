@@ -191,7 +191,8 @@ struct walk {
 	struct rfx_reject first;     /* first per-field error */
 	struct rfx_reject req_group; /* first required field missing in a group entry */
 	struct rfx_reject in_group;  /* first per-field error inside group entries */
-	bool have_first, have_req_group, have_in_group;
+	struct rfx_reject order;     /* first group entry out of order (15) */
+	bool have_first, have_req_group, have_in_group, have_order;
 };
 
 static void note(struct rfx_reject *r, bool *have, int reason, uint32_t tag)
@@ -284,6 +285,19 @@ static inline const struct dgroup *group_of(const struct rfx_dict *d, uint32_t s
 	return NULL;
 }
 
+/* Position of tag among set's members (document order) after *pos; moves
+ * *pos there. false when the tag only comes at or before *pos: out of order. */
+static bool member_after(const struct rfx_dict *d, uint32_t set, uint32_t tag, uint32_t *pos)
+{
+	const struct dset *s = &d->sets[set];
+	for (uint32_t k = *pos + 1; k < s->n; k++)
+		if (d->members[s->first + k].tag == tag) {
+			*pos = k;
+			return true;
+		}
+	return false;
+}
+
 /*
  * Walks the group whose NumInGroup field is fields[*i] (already checked as a
  * field). Entries start with the delimiter and hold tags of the group's set;
@@ -315,10 +329,20 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 	bool had_outer = w->have_first, had_outer_in = w->have_in_group, have_content = false;
 
 	(*i)++;
+	/* Reason 15 (FIX: "Repeating group fields out of order"): an entry that
+	 * does not start with the delimiter, and, with ValidateFieldsOutOfOrder,
+	 * members out of the dictionary's order. */
+	if (*i < n && f[*i].tag != g->delim_tag &&
+	    rfx_dict__set_has_field(d, g->set, rfx_dict__field(d, f[*i].tag)))
+		note(&w->order, &w->have_order, RFX_SRR_GROUP_FIELDS_OUT_OF_ORDER, f[*i].tag);
+	bool check_order = w->v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER;
+	uint32_t delim_pos = UINT32_MAX; /* scans from 0: *pos + 1 wraps */
+	if (check_order)
+		member_after(d, g->set, g->delim_tag, &delim_pos);
 	while (*i < n && f[*i].tag == g->delim_tag) {
 		w->have_first = false;
 		w->have_in_group = false;
-		uint32_t epoch = new_epoch(w->v);
+		uint32_t epoch = new_epoch(w->v), pos = delim_pos;
 		entries++;
 		check_field(w, d, stamp, epoch, &f[*i], rfx_dict__field(d, f[*i].tag), true);
 		(*i)++;
@@ -326,6 +350,11 @@ static void walk_group(struct walk *w, const struct rfx_dict *d, uint32_t *stamp
 			const struct dfield *df = rfx_dict__field(d, f[*i].tag);
 			if (!rfx_dict__set_has_field(d, g->set, df))
 				break;
+			/* A repeat within the entry is reason 13, not an order error. */
+			if (check_order && !w->have_order && stamp[df - d->fields] != epoch &&
+			    !member_after(d, g->set, f[*i].tag, &pos))
+				note(&w->order, &w->have_order, RFX_SRR_GROUP_FIELDS_OUT_OF_ORDER,
+				     f[*i].tag);
 			df = check_field(w, d, stamp, epoch, &f[*i], df, true);
 			const struct dgroup *sub = group_of(d, g->set, df);
 			if (sub && depth < GROUP_DEPTH)
@@ -427,6 +456,10 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 		return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, order_tag);
 	if (!msg)
 		return reject(rej, RFX_SRR_INVALID_MSG_TYPE, 0);
+	if (w.have_order) {
+		*rej = w.order;
+		return RFX_EREJECT;
+	}
 
 	/* Required fields first (QuickFIX checks them before iterating), then the
 	 * first per-field error in wire order. */

@@ -511,10 +511,39 @@ Test(validate, group_count_16, .timeout = 10)
 	expect_reject(v, H "11=X|453=2|448=P|452=1|54=1|55=IBM|" T, 16, 453);
 	expect_reject(v, H "11=X|453=1|448=P|452=1|448=Q|452=1|54=1|55=IBM|" T, 16, 453);
 	expect_reject(v, H "11=X|453=1|448=P|452=1|802=2|523=S|54=1|55=IBM|" T, 16, 802);
-	/* An entry that does not start with the delimiter. */
-	expect_reject(v, H "11=X|453=1|452=1|448=P|54=1|55=IBM|" T, 16, 453);
 	expect_reject(v, "8=FIX.4.4|9=10|35=0|34=2|49=A|52=20240102-10:11:12|56=B|627=2|628=H|" T,
 		      16, 627);
+	rfx_validator_free(v);
+	rfx_dict_free(d);
+}
+
+/* Reason 15, "Repeating group fields out of order" (FIX; QuickFIX/J sends it
+ * for both cases): an entry that does not start with the group's delimiter
+ * (always), and members out of the dictionary's order within an entry (with
+ * ValidateFieldsOutOfOrder=Y). RefTagID is the misplaced member. A tag given
+ * twice in one entry stays reason 13. */
+Test(validate, group_order_15, .timeout = 10)
+{
+	struct rfx_dict *d = mini();
+	struct rfx_validator *v = validator(d, RFX_VALIDATE_DEFAULT);
+	struct rfx_validator *lax =
+		validator(d, RFX_VALIDATE_DEFAULT & ~RFX_VALIDATE_FIELDS_OUT_OF_ORDER);
+
+	expect_reject(v, H "11=X|453=1|452=1|448=P|54=1|55=IBM|" T, 15, 452);
+	expect_reject(lax, H "11=X|453=1|452=1|448=P|54=1|55=IBM|" T, 15, 452);
+	/* PartyRole (452) comes before NoPartySubIDs (802) in the dictionary. */
+	expect_ok(v, H "11=X|453=1|448=P|452=1|802=1|523=S|54=1|55=IBM|" T);
+	expect_reject(v, H "11=X|453=1|448=P|802=1|523=S|452=1|54=1|55=IBM|" T, 15, 452);
+	expect_reject(v, H "11=X|453=2|448=P|452=1|448=Q|802=1|523=S|452=1|54=1|55=IBM|" T, 15,
+		      452);
+	expect_ok(lax, H "11=X|453=1|448=P|802=1|523=S|452=1|54=1|55=IBM|" T);
+	/* Nested: the sub-group's own order. */
+	expect_reject(v, H "11=X|453=1|448=P|452=1|802=1|803=2|523=S|54=1|55=IBM|" T, 15, 803);
+	/* Outranks a required field missing and a per-field error. */
+	expect_reject(v, H "11=X|453=1|452=1|448=P|54=x|" T, 15, 452);
+	/* A repeat inside one entry is still 13. */
+	expect_reject(v, H "11=X|453=1|448=P1|452=1|452=3|54=1|55=IBM|" T, 13, 452);
+	rfx_validator_free(lax);
 	rfx_validator_free(v);
 	rfx_dict_free(d);
 }
