@@ -119,6 +119,22 @@ int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *a
 void rfx_validator_free(struct rfx_validator *v);
 
 /*
+ * FIXT.1.1: one more application dictionary, for the ApplVerID(1128) code
+ * appl_ver_id ("7" FIX.5.0, "8" FIX.5.0SP1, "9" FIX.5.0SP2, ...), as QuickFIX's
+ * AppDataDictionary.<version> keys give. An application message is validated
+ * against the dictionary of its own ApplVerID(1128) header field; without one,
+ * against the validator's app dictionary (the session's DefaultApplVerID). Once
+ * any is added, a message whose ApplVerID has no dictionary is rejected with
+ * reason 18 (Invalid/Unsupported Application Version), so add the
+ * DefaultApplVerID's dictionary under its code as well. Adding a code again
+ * replaces its dictionary. Cold path (allocates). Returns 0, -ENOMEM, or
+ * -EINVAL (empty or over 3 characters, or already RFX_VALIDATOR_MAX_APPS).
+ */
+#define RFX_VALIDATOR_MAX_APPS 8
+int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
+			  const struct rfx_dict *app);
+
+/*
  * Validates m (parsed by rfx_codec_parse, with or without a seam: fields in
  * wire order). Returns 0 when valid, or RFX_EREJECT with *rej filled. Checks, in
  * QuickFIX's order of precedence: header/body/trailer order (14), MsgType known

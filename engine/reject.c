@@ -21,6 +21,7 @@ const char *rfx_reject_text(int reason)
 	case 15: return "Repeating group fields out of order";
 	case 16: return "Incorrect NumInGroup count for repeating group";
 	case 17: return "Non Data value includes field delimiter (SOH character)";
+	case 18: return "Invalid/Unsupported Application Version";
 	default: return "Other";
 	}
 }

@@ -26,6 +26,7 @@ enum rfx_reject_reason {
 	RFX_SRR_GROUP_FIELDS_OUT_OF_ORDER = 15,
 	RFX_SRR_INCORRECT_NUM_IN_GROUP = 16,
 	RFX_SRR_NON_DATA_HAS_SOH = 17,
+	RFX_SRR_INVALID_APPL_VERSION = 18, /* FIX 5.0 SP1+: no dictionary for its ApplVerID */
 	RFX_SRR_OTHER = 99,
 };
 

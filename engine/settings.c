@@ -169,7 +169,9 @@ static const struct rfx_settings_key keys[] = {
 	SESS("TransportDataDictionary", PATH, transport_data_dictionary, "", 0, 0, NULL, 0,
 	     "FIXT.1.1 sessions: session-level dictionary (FIXT11.xml)"),
 	SESS("AppDataDictionary", PATH, app_data_dictionary, "", 0, 0, NULL, 0,
-	     "FIXT.1.1 sessions: application dictionary (e.g. FIX50SP2.xml)"),
+	     "FIXT.1.1 sessions: application dictionary of DefaultApplVerID (e.g. "
+	     "FIX50SP2.xml); AppDataDictionary.<version>=path (e.g. "
+	     "AppDataDictionary.FIX.5.0SP1) adds one per ApplVerID"),
 	SESS("ValidateFieldsOutOfOrder", BOOL, validate_fields_out_of_order, "Y", 0, 0, NULL,
 	     0, "reject header/body/trailer fields out of order (reason 14)"),
 	SESS("ValidateFieldsHaveValues", BOOL, validate_fields_have_values, "Y", 0, 0, NULL,
@@ -447,6 +449,16 @@ static const struct {
 	{"FIX.5.0SP1", "8"}, {"FIX.5.0SP2", "9"},
 };
 
+/* Index in applvers of a version name (FIX.5.0SP2) or code (9), or -1. */
+static int applver_index(const char *v, size_t n)
+{
+	for (size_t j = 0; j < sizeof(applvers) / sizeof(applvers[0]); j++)
+		if ((strlen(applvers[j].name) == n && memcmp(applvers[j].name, v, n) == 0) ||
+		    (n == 1 && v[0] == applvers[j].code[0]))
+			return (int)j;
+	return -1;
+}
+
 static int load_secret_key(struct ctx *c, unsigned line, const char *k, size_t kl)
 {
 	const struct rfx_engine_settings *e = c->engine;
@@ -657,12 +669,10 @@ static int set_value(struct ctx *c, const struct rfx_settings_key *k, unsigned n
 		}
 		return copy_str(c, k, line, dst, v, n);
 	case K_APPLVER:
-		for (size_t j = 0; j < sizeof(applvers) / sizeof(applvers[0]); j++) {
-			if ((strlen(applvers[j].name) == n && memcmp(applvers[j].name, v, n) == 0) ||
-			    (n == 1 && v[0] == applvers[j].code[0])) {
-				strcpy(dst, applvers[j].code);
-				return 0;
-			}
+		i = applver_index(v, n);
+		if (i >= 0) {
+			strcpy(dst, applvers[i].code);
+			return 0;
 		}
 		if (n == 0) {
 			dst[0] = '\0';
@@ -775,12 +785,81 @@ static unsigned line_of(const struct keyset *s, const char *name, unsigned num,
 	return k && set_has(s, k, num) ? s->line[(size_t)(k - keys) * MAX_NUM + num] : fallback;
 }
 
+#define APP_DICT_PREFIX "AppDataDictionary."
+#define APP_DICT_PREFIX_LEN (sizeof(APP_DICT_PREFIX) - 1)
+
+static bool is_keyed_app_dict(const struct entry *e)
+{
+	return e->klen > APP_DICT_PREFIX_LEN &&
+	       memcmp(e->key, APP_DICT_PREFIX, APP_DICT_PREFIX_LEN) == 0;
+}
+
+/* AppDataDictionary.<version>=path into ss->app_dicts; seen: versions given in
+ * this section (bit = applvers index). */
+static void set_keyed_app_dict(struct ctx *c, const struct entry *e, uint8_t sec, void *base,
+			       unsigned *seen)
+{
+	const char *ver = e->key + APP_DICT_PREFIX_LEN;
+	size_t vl = e->klen - APP_DICT_PREFIX_LEN;
+	struct rfx_session_settings *ss = base;
+	struct rfx_settings_app_dict *ad = NULL;
+	int j = applver_index(ver, vl);
+
+	if (sec == SEC_ENGINE) {
+		report(c, RFX_ECONFIG, e->line, e->key, e->klen,
+		       "session key: it belongs in [DEFAULT] or [SESSION], not [ENGINE]");
+		return;
+	}
+	if (j < 0) {
+		report(c, RFX_ECONFIG, e->line, e->key, e->klen,
+		       "'%.*s' is not an application version (FIX.4.0 .. FIX.5.0SP2, or its "
+		       "ApplVerID code 2..9)", (int)(vl < SHOWN ? vl : SHOWN), ver);
+		return;
+	}
+	if (*seen >> j & 1) {
+		report(c, RFX_ECONFIG, e->line, e->key, e->klen, "given twice in this section");
+		return;
+	}
+	*seen |= 1u << j;
+	for (unsigned i = 0; i < ss->napp_dicts; i++)
+		if (strcmp(ss->app_dicts[i].appl_ver_id, applvers[j].code) == 0)
+			ad = &ss->app_dicts[i]; /* a [SESSION] key replaces [DEFAULT]'s */
+	if (!ad) {
+		if (ss->napp_dicts == RFX_SETTINGS_MAX_APP_DICTS) {
+			report(c, RFX_ECONFIG, e->line, e->key, e->klen,
+			       "more than %d AppDataDictionary.<version> keys",
+			       RFX_SETTINGS_MAX_APP_DICTS);
+			return;
+		}
+		ad = &ss->app_dicts[ss->napp_dicts++];
+	}
+	strcpy(ad->appl_ver_id, applvers[j].code);
+	/* The path handling (relative paths, ENC()) of AppDataDictionary itself,
+	 * aimed at ad->path: same size as the field it is defined with. */
+	const struct rfx_settings_key *k = key_named("AppDataDictionary");
+	_Static_assert(sizeof(ad->path) == sizeof(ss->app_data_dictionary), "same path size");
+	if (set_value(c, k, 0, ad->path - k->off, e->line, e->val, e->vlen) < 0)
+		ad->path[0] = '\0';
+}
+
+const char *rfx_session_settings_app_dict(const struct rfx_session_settings *ss,
+					  const char *appl_ver_id)
+{
+	for (unsigned i = 0; i < ss->napp_dicts; i++)
+		if (strcmp(ss->app_dicts[i].appl_ver_id, appl_ver_id) == 0)
+			return ss->app_dicts[i].path;
+	if (ss->app_data_dictionary[0] && strcmp(ss->default_appl_ver_id, appl_ver_id) == 0)
+		return ss->app_data_dictionary;
+	return NULL;
+}
+
 /* Applies entries of one section (sec, and session index for SEC_SESSION). seen
  * tracks keys set in this section; set accumulates keys set at any level. */
 static void apply(struct ctx *c, const struct entry *ents, size_t nents, uint8_t sec,
 		  unsigned session, void *base, struct keyset *set)
 {
 	struct keyset seen;
+	unsigned seen_app = 0;
 
 	memset(&seen, 0, sizeof(seen));
 	for (size_t i = 0; i < nents; i++) {
@@ -790,6 +869,10 @@ static void apply(struct ctx *c, const struct entry *ents, size_t nents, uint8_t
 
 		if (e->sec != sec || (sec == SEC_SESSION && e->session != session))
 			continue;
+		if (is_keyed_app_dict(e)) {
+			set_keyed_app_dict(c, e, sec, base, &seen_app);
+			continue;
+		}
 		k = find_key(e->key, e->klen, &num);
 		if (!k) {
 			const char *near = find_key_nocase(e->key, e->klen);
@@ -1080,8 +1163,10 @@ static void check_session(struct ctx *c, struct rfx_session_settings *ss,
 		if (fixt) {
 			require(c, set, line, "TransportDataDictionary",
 				"FIXT.1.1 with UseDataDictionary=Y needs the FIXT11 dictionary");
-			require(c, set, line, "AppDataDictionary",
-				"FIXT.1.1 with UseDataDictionary=Y needs the application dictionary");
+			if (!rfx_session_settings_app_dict(ss, ss->default_appl_ver_id))
+				require(c, set, line, "AppDataDictionary",
+					"FIXT.1.1 with UseDataDictionary=Y needs the application "
+					"dictionary (or AppDataDictionary.<DefaultApplVerID>)");
 		} else {
 			require(c, set, line, "DataDictionary",
 				"UseDataDictionary=Y needs a DataDictionary (or set it to N)");

@@ -15,6 +15,12 @@
  * twice in one section is an error. Every wrong or unknown key, bad value, missing
  * required key and duplicate session is an error naming file, line, key and why.
  *
+ * FIXT.1.1 sessions may give one application dictionary per application version
+ * with QuickFIX's keyed form AppDataDictionary.<version>=path (version as in
+ * DefaultApplVerID: FIX.5.0SP2 or its ApplVerID code 9); plain AppDataDictionary
+ * is the DefaultApplVerID's. A [SESSION] key replaces the [DEFAULT] one of the
+ * same version.
+ *
  * Paths (DataDictionary, TransportDataDictionary, AppDataDictionary, certificate
  * files, StorePath, SecretKeyFile) that are relative resolve against the directory
  * of the settings file, so a settings file and its dictionaries can move together.
@@ -86,6 +92,14 @@ enum rfx_settings_durability {
 	RFX_DURABILITY_NONE = 2,
 };
 
+/* AppDataDictionary.<version>=path (FIXT.1.1): the application dictionary
+ * for one ApplVerID, as QuickFIX keys it, e.g. AppDataDictionary.FIX.5.0SP1. */
+#define RFX_SETTINGS_MAX_APP_DICTS 4
+struct rfx_settings_app_dict {
+	char appl_ver_id[4];          /* ApplVerID(1128) code, e.g. "8" */
+	char path[RFX_SETTINGS_PATH_MAX];
+};
+
 struct rfx_settings_endpoint {
 	char host[RFX_SETTINGS_HOST_MAX];
 	uint16_t port;
@@ -141,7 +155,9 @@ struct rfx_session_settings {
 	bool use_data_dictionary;
 	char data_dictionary[RFX_SETTINGS_PATH_MAX];
 	char transport_data_dictionary[RFX_SETTINGS_PATH_MAX];
-	char app_data_dictionary[RFX_SETTINGS_PATH_MAX];
+	char app_data_dictionary[RFX_SETTINGS_PATH_MAX]; /* for DefaultApplVerID */
+	struct rfx_settings_app_dict app_dicts[RFX_SETTINGS_MAX_APP_DICTS];
+	unsigned napp_dicts;          /* AppDataDictionary.<version> keys given */
 	bool validate_length_and_checksum;
 	bool validate_fields_out_of_order;
 	bool validate_fields_have_values;
@@ -233,6 +249,12 @@ int rfx_settings_session_id(const struct rfx_session_settings *ss, char *out, si
  * 16777619) over the bytes of id, modulo shards (shards 0 is treated as 1).
  * Frozen across versions. */
 unsigned rfx_settings_shard_of(const char *id, unsigned shards);
+
+/* FIXT.1.1: path of the application dictionary for ApplVerID code
+ * appl_ver_id: its AppDataDictionary.<version> key, else AppDataDictionary when
+ * the code is the session's DefaultApplVerID; NULL when none. */
+const char *rfx_session_settings_app_dict(const struct rfx_session_settings *ss,
+					  const char *appl_ver_id);
 
 /* The RFX_VALIDATE_* / RFX_ALLOW_* switches (engine/dictionary.h) that this
  * session's ValidateFieldsOutOfOrder, ValidateFieldsHaveValues,

@@ -21,11 +21,19 @@
 #define USER_MIN 5000      /* FIX: tags 5000..9999 (and >= 10000) are user-defined */
 #define GROUP_DEPTH 16
 
+struct app_dict {
+	char code[4];                  /* ApplVerID(1128) value */
+	const struct rfx_dict *d;
+	uint32_t *stamp;               /* per field index of d */
+};
+
 struct rfx_validator {
 	const struct rfx_dict *t, *a;  /* transport (header, trailer, admin), app */
 	unsigned flags;
 	uint32_t epoch;
 	uint32_t *stamp_t, *stamp_a;   /* per field index of t and a */
+	struct app_dict apps[RFX_VALIDATOR_MAX_APPS]; /* by ApplVerID */
+	unsigned napps;
 };
 
 int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *app,
@@ -52,10 +60,38 @@ int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *a
 	return 0;
 }
 
+int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
+			  const struct rfx_dict *app)
+{
+	size_t n = appl_ver_id ? strnlen(appl_ver_id, 4) : 0;
+	struct app_dict *e = NULL;
+
+	if (!app || n == 0 || n > 3)
+		return -EINVAL;
+	for (unsigned i = 0; i < v->napps; i++)
+		if (strcmp(v->apps[i].code, appl_ver_id) == 0)
+			e = &v->apps[i];
+	if (!e && v->napps == RFX_VALIDATOR_MAX_APPS)
+		return -EINVAL;
+	uint32_t *stamp = calloc(app->nfields + 1, sizeof(uint32_t));
+	if (!stamp)
+		return -ENOMEM;
+	if (e)
+		free(e->stamp);
+	else
+		e = &v->apps[v->napps++];
+	memcpy(e->code, appl_ver_id, n + 1);
+	e->d = app;
+	e->stamp = stamp;
+	return 0;
+}
+
 void rfx_validator_free(struct rfx_validator *v)
 {
 	if (!v)
 		return;
+	for (unsigned i = 0; i < v->napps; i++)
+		free(v->apps[i].stamp);
 	if (v->stamp_a != v->stamp_t)
 		free(v->stamp_a);
 	free(v->stamp_t);
@@ -70,6 +106,8 @@ static uint32_t new_epoch(struct rfx_validator *v)
 		memset(v->stamp_t, 0, (v->t->nfields + 1) * sizeof(uint32_t));
 		if (v->stamp_a != v->stamp_t)
 			memset(v->stamp_a, 0, (v->a->nfields + 1) * sizeof(uint32_t));
+		for (unsigned i = 0; i < v->napps; i++)
+			memset(v->apps[i].stamp, 0, (v->apps[i].d->nfields + 1) * sizeof(uint32_t));
 		v->epoch = 1;
 	}
 	return v->epoch;
@@ -404,7 +442,23 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	msg = rfx_dict__msg(t, mt->p, mt->len);
 	bd = t;
 	bstamp = v->stamp_t;
-	if (!msg && v->a != t) {
+	if (!msg && v->napps) {
+		/* FIXT.1.1: the application dictionary of the message's ApplVerID. */
+		const struct rfx_field *av = rfx_msg_hdr(m, RFX_HDR_APPL_VER_ID);
+		if (av) {
+			const struct app_dict *e = NULL;
+			for (unsigned k = 0; k < v->napps && !e; k++)
+				if (strlen(v->apps[k].code) == av->len &&
+				    memcmp(v->apps[k].code, av->p, av->len) == 0)
+					e = &v->apps[k];
+			if (!e)
+				return reject(rej, RFX_SRR_INVALID_APPL_VERSION, 1128);
+			msg = rfx_dict__msg(e->d, mt->p, mt->len);
+			bd = e->d;
+			bstamp = e->stamp;
+		}
+	}
+	if (!msg && bd == t && v->a != t) {
 		msg = rfx_dict__msg(v->a, mt->p, mt->len);
 		bd = v->a;
 		bstamp = v->stamp_a;

@@ -949,3 +949,99 @@ Test(dictionary_errors, mutations_fail_cleanly, .timeout = 60)
 	}
 	cr_log_info("%u of %ld mutated dictionaries loaded", loaded, n);
 }
+
+/* ---- FIXT.1.1: application dictionaries by ApplVerID(1128) ---- */
+
+static const char fixt_xml[] =
+	"<fix type='FIXT' major='1' minor='1' servicepack='0'>\n"
+	" <header>\n"
+	"  <field name='BeginString' required='Y'/><field name='BodyLength' required='Y'/>\n"
+	"  <field name='MsgType' required='Y'/><field name='SenderCompID' required='Y'/>\n"
+	"  <field name='TargetCompID' required='Y'/><field name='MsgSeqNum' required='Y'/>\n"
+	"  <field name='SendingTime' required='Y'/><field name='ApplVerID' required='N'/>\n"
+	" </header>\n"
+	" <messages>\n"
+	"  <message name='Heartbeat' msgtype='0' msgcat='admin'>\n"
+	"   <field name='TestReqID' required='N'/>\n"
+	"  </message>\n"
+	" </messages>\n"
+	" <trailer><field name='CheckSum' required='Y'/></trailer>\n"
+	" <components/>\n"
+	" <fields>\n"
+	"  <field number='8' name='BeginString' type='STRING'/>\n"
+	"  <field number='9' name='BodyLength' type='LENGTH'/>\n"
+	"  <field number='35' name='MsgType' type='STRING'/>\n"
+	"  <field number='49' name='SenderCompID' type='STRING'/>\n"
+	"  <field number='56' name='TargetCompID' type='STRING'/>\n"
+	"  <field number='34' name='MsgSeqNum' type='SEQNUM'/>\n"
+	"  <field number='52' name='SendingTime' type='UTCTIMESTAMP'/>\n"
+	"  <field number='1128' name='ApplVerID' type='STRING'/>\n"
+	"  <field number='10' name='CheckSum' type='STRING'/>\n"
+	"  <field number='112' name='TestReqID' type='STRING'/>\n"
+	" </fields>\n"
+	"</fix>\n";
+
+/* An application dictionary whose NewOrderSingle holds ClOrdID and, when
+ * with_symbol, a required Symbol(55). */
+static struct rfx_dict *app_dict(const char *sp, bool with_symbol)
+{
+	char xml[2048];
+	snprintf(xml, sizeof(xml),
+		 "<fix type='FIX' major='5' minor='0' servicepack='%s'>\n <header/>\n <messages>\n"
+		 "  <message name='NewOrderSingle' msgtype='D' msgcat='app'>\n"
+		 "   <field name='ClOrdID' required='Y'/>%s\n"
+		 "  </message>\n </messages>\n <trailer/>\n <components/>\n <fields>\n"
+		 "  <field number='11' name='ClOrdID' type='STRING'/>\n"
+		 "  <field number='55' name='Symbol' type='STRING'/>\n"
+		 " </fields>\n</fix>\n",
+		 sp, with_symbol ? "<field name='Symbol' required='Y'/>" : "");
+	struct rfx_dict_error err;
+	int rc;
+	struct rfx_dict *d = load_text(xml, &rc, &err);
+	cr_assert_eq(rc, 0, "%s", err.text);
+	return d;
+}
+
+#define FH "8=FIXT.1.1|9=10|35=D|34=2|49=A|52=20240102-10:11:12.123|56=B|"
+
+Test(validate, app_dictionary_by_appl_ver_id, .timeout = 10)
+{
+	struct rfx_dict_error err;
+	int rc;
+	struct rfx_dict *t = load_text(fixt_xml, &rc, &err);
+	cr_assert_eq(rc, 0, "%s", err.text);
+	struct rfx_dict *sp1 = app_dict("1", false), *sp2 = app_dict("2", true);
+	struct rfx_validator *v;
+
+	/* DefaultApplVerID = FIX.5.0SP2 (9): sp2 is the validator's own app dictionary. */
+	cr_assert_eq(rfx_validator_new(t, sp2, RFX_VALIDATE_DEFAULT, &v), 0);
+	expect_reject(v, FH "11=X|" T, 1, 55);
+	/* No dictionary per version yet: the default one, whatever 1128 says. */
+	expect_reject(v, FH "1128=8|11=X|" T, 1, 55);
+	expect_ok(v, "8=FIXT.1.1|9=10|35=0|34=2|49=A|52=20240102-10:11:12.123|56=B|" T);
+
+	cr_assert_eq(rfx_validator_add_app(v, "9", sp2), 0);
+	cr_assert_eq(rfx_validator_add_app(v, "8", sp1), 0);
+	expect_reject(v, FH "11=X|" T, 1, 55);            /* no 1128: DefaultApplVerID */
+	expect_reject(v, FH "1128=9|11=X|" T, 1, 55);     /* FIX.5.0SP2 */
+	expect_ok(v, FH "1128=8|11=X|" T);                /* FIX.5.0SP1: Symbol optional */
+	expect_ok(v, FH "1128=9|11=X|55=IBM|" T);
+	expect_reject(v, FH "1128=7|11=X|55=IBM|" T, 18, 1128); /* no FIX.5.0 dictionary */
+	/* Admin messages stay with the transport dictionary whatever 1128 says. */
+	expect_ok(v, "8=FIXT.1.1|9=10|35=0|34=2|49=A|52=20240102-10:11:12.123|56=B|1128=7|" T);
+
+	/* Replacing a version's dictionary; bad codes. */
+	cr_assert_eq(rfx_validator_add_app(v, "8", sp2), 0);
+	expect_reject(v, FH "1128=8|11=X|" T, 1, 55);
+	cr_assert_eq(rfx_validator_add_app(v, "", sp1), -EINVAL);
+	cr_assert_eq(rfx_validator_add_app(v, "1234", sp1), -EINVAL);
+	cr_assert_eq(rfx_validator_add_app(v, "7", NULL), -EINVAL);
+	static const char *const codes[] = {"0", "1", "2", "3", "4", "5"};
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(rfx_validator_add_app(v, codes[i], sp1), 0);
+	cr_assert_eq(rfx_validator_add_app(v, "7", sp1), -EINVAL, "table full");
+	rfx_validator_free(v);
+	rfx_dict_free(sp1);
+	rfx_dict_free(sp2);
+	rfx_dict_free(t);
+}

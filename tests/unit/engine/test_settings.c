@@ -674,3 +674,50 @@ Test(settings, mutations_fail_cleanly, .timeout = 60)
 			cr_assert(err.count >= 1 && err.text[0], "rc %d without an error text", rc);
 	}
 }
+
+/* QuickFIX's AppDataDictionary.<version> keys (FIXT.1.1): one application
+ * dictionary per ApplVerID, by version name or code; a [SESSION] key replaces
+ * the [DEFAULT] one of the same version. */
+Test(settings, keyed_app_data_dictionaries, .timeout = 10)
+{
+	struct rfx_settings *s;
+	struct rfx_settings_error err;
+	const char *cfg = ACCEPTOR
+		"TransportDataDictionary=/d/FIXT11.xml\nAppDataDictionary.FIX.5.0SP1=/d/sp1.xml\n"
+		"AppDataDictionary.7=/d/fix50.xml\n"
+		"[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=A\nDefaultApplVerID=FIX.5.0SP2\n"
+		"UseDataDictionary=Y\nAppDataDictionary=/d/sp2.xml\n"
+		"AppDataDictionary.FIX.5.0SP1=/d/sp1-venue.xml\n"
+		"[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=B\nDefaultApplVerID=9\n"
+		"UseDataDictionary=Y\nAppDataDictionary.FIX.5.0SP2=/d/only-keyed.xml\n";
+
+	cr_assert_eq(parse(cfg, &s, &err), 0, "%s", err.text);
+	const struct rfx_session_settings *a = &s->sessions[0], *b = &s->sessions[1];
+	cr_expect_eq(a->napp_dicts, 2);
+	cr_expect_str_eq(rfx_session_settings_app_dict(a, "9"), "/d/sp2.xml");
+	cr_expect_str_eq(rfx_session_settings_app_dict(a, "8"), "/d/sp1-venue.xml");
+	cr_expect_str_eq(rfx_session_settings_app_dict(a, "7"), "/d/fix50.xml");
+	cr_expect_null(rfx_session_settings_app_dict(a, "6"));
+	cr_expect_eq(b->napp_dicts, 3);
+	cr_expect_str_eq(rfx_session_settings_app_dict(b, "9"), "/d/only-keyed.xml");
+	cr_expect_str_eq(rfx_session_settings_app_dict(b, "8"), "/d/sp1.xml");
+	rfx_settings_free(s);
+}
+
+Test(settings_errors, keyed_app_data_dictionaries, .timeout = 10)
+{
+	expect_error(ACCEPTOR SESSION44 "AppDataDictionary.FIX.9.9=x.xml\n", 11,
+		     "AppDataDictionary.FIX.9.9", "not an application version");
+	expect_error(ACCEPTOR SESSION44 "AppDataDictionary.FIX.5.0=x.xml\n"
+		     "AppDataDictionary.7=y.xml\n", 12, "AppDataDictionary.7", "given twice");
+	expect_error("[ENGINE]\nAppDataDictionary.9=x.xml\n" ACCEPTOR SESSION44, 2,
+		     "AppDataDictionary.9", "not [ENGINE]");
+	expect_error(ACCEPTOR SESSION44 "AppDataDictionary.2=a\nAppDataDictionary.3=b\n"
+		     "AppDataDictionary.4=c\nAppDataDictionary.5=d\nAppDataDictionary.6=e\n", 15,
+		     "AppDataDictionary.6", "more than 4");
+	/* FIXT.1.1 with a dictionary for another version than DefaultApplVerID only. */
+	expect_error(ACCEPTOR "[SESSION]\nBeginString=FIXT.1.1\nTargetCompID=T\n"
+		     "DefaultApplVerID=9\nUseDataDictionary=Y\nTransportDataDictionary=t.xml\n"
+		     "AppDataDictionary.8=x.xml\n", 8, "AppDataDictionary",
+		     "AppDataDictionary.<DefaultApplVerID>");
+}
