@@ -2,7 +2,7 @@
  * session_bench: ns per message through the FIX session layer, ringfix
  * (engine/session) against QuickFIX 1.15.1's FIX::Session, one pinned CPU.
  *
- *   session_bench [--quick] [--json] [--runs N] [--rfx-only]
+ *   session_bench [--quick] [--json] [--runs N] [--rfx-only] [--dict FIX44.xml]
  *
  * --rfx-only skips the QuickFIX side (for profilers).
  *
@@ -11,12 +11,17 @@
  *             callback: framing checks (BodyLength, CheckSum), parse, header
  *             checks (BeginString, CompIDs, MsgSeqNum), sequence increment.
  *             ringfix: rfx_session_on_message(); QuickFIX: Session::next(string).
+ *   inbound+dict  the same with data dictionary validation (FIX44.xml): ringfix
+ *             hands its one parse to rfx_session_validate_dict; QuickFIX runs
+ *             with UseDataDictionary=Y (DataDictionary::validate). Skipped
+ *             without the dictionary (../shared/conformance/spec/FIX44.xml
+ *             next to the source tree, or --dict).
  *   outbound  an application NewOrderSingle from the application to the wire
  *             bytes: header (34, 49, 52, 56), BodyLength, CheckSum, sequence
  *             increment. ringfix: rfx_session_send_app(body from 35=);
  *             QuickFIX: Session::send(Message&) of one reused message.
  * Both sides: no persistence (a no-op store on ours, NullStoreFactory on
- * QuickFIX's), no data dictionary, SendingTime accuracy checks off (QuickFIX
+ * QuickFIX's), no data dictionary except in inbound+dict, SendingTime accuracy checks off (QuickFIX
  * reads the wall clock for them), output bytes only counted.
  *
  * Each figure is the median of N runs (7; 3 with --quick) with min-max.
@@ -28,14 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "engine/dictionary.h"
 #include "engine/session.h"
+#include "engine/session_validate.h"
 #include "bench/bench_util.h"
 
 #ifdef RFX_HAVE_QUICKFIX
 /* Returns elapsed ns for n inbound messages (wire[i] of lens[i]), or < 0. */
 double rfx_qf_session_inbound(const char *logon, size_t logon_len, char **wire,
-			      const size_t *lens, long n);
+			      const size_t *lens, long n, const char *dict_path);
 double rfx_qf_session_outbound(const char *logon, size_t logon_len, long n);
 #endif
 
@@ -102,6 +110,7 @@ static int b_put(void *ctx, uint64_t seq, const char *m, size_t len)
 static struct rfx_session s;
 static char out_mem[8192], queue_mem[8192];
 static struct rfx_session_field fields[128];
+static struct rfx_session_dict_check check; /* NULL validator: no dictionary */
 
 static void rfx_start(const char *logon, size_t logon_len, int64_t now)
 {
@@ -113,6 +122,10 @@ static void rfx_start(const char *logon, size_t logon_len, int64_t now)
 	c.check_latency = false;
 	struct rfx_session_ops ops = {.send = b_send, .on_app = b_app, .store_set_seqs = b_seqs,
 				      .store_put = b_put};
+	if (check.validator) {
+		ops.validate = rfx_session_validate_dict;
+		ops.validate_ctx = &check;
+	}
 	struct rfx_session_mem mem = {out_mem, sizeof(out_mem), queue_mem, sizeof(queue_mem),
 				      fields, 128};
 	if (rfx_session_init(&s, &c, &ops, &mem) < 0 || rfx_session_on_connect(&s, now) < 0) {
@@ -127,8 +140,9 @@ static void rfx_start(const char *logon, size_t logon_len, int64_t now)
 }
 
 static double rfx_inbound(const char *logon, size_t ll, char **wire, const size_t *lens, long n,
-			  int64_t now)
+			  int64_t now, struct rfx_validator *v)
 {
+	check.validator = v; /* rfx_start wires the hook when set */
 	rfx_start(logon, ll, now);
 	long before = delivered;
 	double t0 = now_ns();
@@ -163,6 +177,9 @@ int main(int argc, char **argv)
 {
 	bool quick = false, json = false, rfx_only = false;
 	int runs = 0;
+	char dict_path[4096];
+	snprintf(dict_path, sizeof(dict_path), "%s/../shared/conformance/spec/FIX44.xml",
+		 RFX_SOURCE_ROOT);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
@@ -172,8 +189,11 @@ int main(int argc, char **argv)
 			rfx_only = true;
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
 			runs = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--dict") == 0 && i + 1 < argc) {
+			snprintf(dict_path, sizeof(dict_path), "%s", argv[++i]);
 		} else {
-			fprintf(stderr, "usage: session_bench [--quick] [--json] [--runs N] [--rfx-only]\n");
+			fprintf(stderr, "usage: session_bench [--quick] [--json] [--runs N] [--rfx-only] "
+				"[--dict FIX44.xml]\n");
 			return 2;
 		}
 	}
@@ -209,29 +229,48 @@ int main(int argc, char **argv)
 		lens[i] = make_msg(wire[i], "D", (uint64_t)i + 2, ORDER_BODY);
 	}
 
-	double in_r[BENCH_MAX_RUNS], out_r[BENCH_MAX_RUNS];
+	struct rfx_dict *dict = NULL;
+	struct rfx_validator *validator = NULL;
+	struct rfx_dict_error derr;
+	if (access(dict_path, R_OK) == 0) {
+		if (rfx_dict_load(dict_path, &dict, &derr) < 0 ||
+		    rfx_validator_new(dict, dict, RFX_VALIDATE_DEFAULT, &validator) < 0) {
+			fprintf(stderr, "session_bench: %s: %s\n", dict_path, derr.text);
+			return 1;
+		}
+	}
+
+	double in_r[BENCH_MAX_RUNS], out_r[BENCH_MAX_RUNS], dict_r[BENCH_MAX_RUNS];
 #ifdef RFX_HAVE_QUICKFIX
-	double in_q[BENCH_MAX_RUNS], out_q[BENCH_MAX_RUNS];
+	double in_q[BENCH_MAX_RUNS], out_q[BENCH_MAX_RUNS], dict_q[BENCH_MAX_RUNS];
 #endif
 	for (int r = 0; r < runs; r++) {
-		in_r[r] = rfx_inbound(logon, ll, wire, lens, n, now) / (double)n;
+		in_r[r] = rfx_inbound(logon, ll, wire, lens, n, now, NULL) / (double)n;
+		dict_r[r] = validator ? rfx_inbound(logon, ll, wire, lens, n, now, validator) /
+						(double)n
+				      : 0;
 		out_r[r] = rfx_outbound(logon, ll, n, now) / (double)n;
 #ifdef RFX_HAVE_QUICKFIX
 		if (rfx_only) {
-			in_q[r] = out_q[r] = 0;
+			in_q[r] = out_q[r] = dict_q[r] = 0;
 			continue;
 		}
-		in_q[r] = rfx_qf_session_inbound(logon, ll, wire, lens, n) / (double)n;
+		in_q[r] = rfx_qf_session_inbound(logon, ll, wire, lens, n, NULL) / (double)n;
+		dict_q[r] = validator ? rfx_qf_session_inbound(logon, ll, wire, lens, n, dict_path) /
+						(double)n
+				      : 0;
 		out_q[r] = rfx_qf_session_outbound(logon, ll, n) / (double)n;
-		if (in_q[r] < 0 || out_q[r] < 0) {
+		if (in_q[r] < 0 || out_q[r] < 0 || dict_q[r] < 0) {
 			fprintf(stderr, "session_bench: QuickFIX side failed\n");
 			return 1;
 		}
 #endif
 	}
 	struct stat3 ir = summarize(in_r, runs), orr = summarize(out_r, runs);
+	struct stat3 dr = summarize(dict_r, runs);
 #ifdef RFX_HAVE_QUICKFIX
 	struct stat3 iq = summarize(in_q, runs), oq = summarize(out_q, runs);
+	struct stat3 dq = summarize(dict_q, runs);
 #endif
 	if (json) {
 		printf("{\"cpu\": %d, \"cpu_model\": \"%s\", \"pinned\": %s, \"runs\": %d, "
@@ -240,11 +279,18 @@ int main(int argc, char **argv)
 		       "\"outbound_ns_max\": %.1f",
 		       cpu, model, pinned ? "true" : "false", runs, n, ir.med, ir.min, ir.max, orr.med,
 		       orr.min, orr.max);
+		if (validator)
+			printf(", \"inbound_dict_ns\": %.1f, \"inbound_dict_ns_min\": %.1f, "
+			       "\"inbound_dict_ns_max\": %.1f", dr.med, dr.min, dr.max);
 #ifdef RFX_HAVE_QUICKFIX
 		printf(", \"qf_inbound_ns\": %.1f, \"qf_inbound_ns_min\": %.1f, \"qf_inbound_ns_max\": "
 		       "%.1f, \"qf_outbound_ns\": %.1f, \"qf_outbound_ns_min\": %.1f, "
 		       "\"qf_outbound_ns_max\": %.1f, \"inbound_ratio\": %.2f, \"outbound_ratio\": %.2f",
 		       iq.med, iq.min, iq.max, oq.med, oq.min, oq.max, iq.med / ir.med, oq.med / orr.med);
+		if (validator)
+			printf(", \"qf_inbound_dict_ns\": %.1f, \"qf_inbound_dict_ns_min\": %.1f, "
+			       "\"qf_inbound_dict_ns_max\": %.1f, \"inbound_dict_ratio\": %.2f",
+			       dq.med, dq.min, dq.max, dq.med / dr.med);
 #endif
 		printf("}\n");
 		return 0;
@@ -260,6 +306,12 @@ int main(int argc, char **argv)
 #ifdef RFX_HAVE_QUICKFIX
 	printf("     %10.1f [%6.1f-%6.1f] %7.1fx", iq.med, iq.min, iq.max, iq.med / ir.med);
 #endif
+	if (validator) {
+		printf("\n%-10s %10.1f [%6.1f-%6.1f]", "in+dict", dr.med, dr.min, dr.max);
+#ifdef RFX_HAVE_QUICKFIX
+		printf("     %10.1f [%6.1f-%6.1f] %7.1fx", dq.med, dq.min, dq.max, dq.med / dr.med);
+#endif
+	}
 	printf("\n%-10s %10.1f [%6.1f-%6.1f]", "outbound", orr.med, orr.min, orr.max);
 #ifdef RFX_HAVE_QUICKFIX
 	printf("     %10.1f [%6.1f-%6.1f] %7.1fx", oq.med, oq.min, oq.max, oq.med / orr.med);
@@ -268,5 +320,7 @@ int main(int argc, char **argv)
 	free(wire);
 	free(lens);
 	free(pool);
+	rfx_validator_free(validator);
+	rfx_dict_free(dict);
 	return 0;
 }

@@ -1,6 +1,7 @@
 // QuickFIX 1.15.1 side of bench/session_bench.c: the reference peer, never a
 // product dependency. A FIX.4.4 acceptor Session (ISLD <- TW) with a null
-// store, no data dictionary and no log, fed the same wire bytes.
+// store, no log, fed the same wire bytes; with a dictionary path, validating
+// against it (UseDataDictionary=Y) as ringfix's inbound+dict workload does.
 #include <quickfix/Application.h>
 #include <quickfix/DataDictionaryProvider.h>
 #include <quickfix/NullStore.h>
@@ -15,7 +16,7 @@
 
 extern "C" {
 double rfx_qf_session_inbound(const char *logon, size_t logon_len, char **wire,
-			      const size_t *lens, long n);
+			      const size_t *lens, long n, const char *dict_path);
 double rfx_qf_session_outbound(const char *logon, size_t logon_len, long n);
 }
 
@@ -48,7 +49,24 @@ struct Rig {
 	FIX::DataDictionaryProvider dicts;
 	FIX::TimeRange range{FIX::UtcTimeOnly(0, 0, 0), FIX::UtcTimeOnly(0, 0, 0)};
 	CountingResponder responder;
-	FIX::Session session{app, store, id, dicts, range, 0, nullptr};
+	FIX::Session session;
+
+	explicit Rig(const char *dict_path)
+		: dicts(with_dict(dict_path)), session(app, store, id, dicts, range, 0, nullptr)
+	{
+	}
+
+	// What SessionFactory builds for DataDictionary=path on a FIX.4.x session.
+	static FIX::DataDictionaryProvider with_dict(const char *path)
+	{
+		FIX::DataDictionaryProvider p;
+		if (path) {
+			std::shared_ptr<FIX::DataDictionary> dd(new FIX::DataDictionary(path));
+			p.addTransportDataDictionary(FIX::BeginString("FIX.4.4"), dd);
+			p.addApplicationDataDictionary(FIX::Message::toApplVerID(FIX::BeginString("FIX.4.4")), dd);
+		}
+		return p;
+	}
 
 	bool logon(const char *msg, size_t len)
 	{
@@ -68,10 +86,10 @@ double elapsed_ns(std::chrono::steady_clock::time_point t0)
 } // namespace
 
 double rfx_qf_session_inbound(const char *logon, size_t logon_len, char **wire,
-			      const size_t *lens, long n)
+			      const size_t *lens, long n, const char *dict_path)
 {
 	try {
-		Rig rig;
+		Rig rig(dict_path);
 		if (!rig.logon(logon, logon_len))
 			return -1;
 		// Strings built outside the timed loop: the socket reader hands
@@ -96,7 +114,7 @@ double rfx_qf_session_inbound(const char *logon, size_t logon_len, char **wire,
 double rfx_qf_session_outbound(const char *logon, size_t logon_len, long n)
 {
 	try {
-		Rig rig;
+		Rig rig(nullptr);
 		if (!rig.logon(logon, logon_len))
 			return -1;
 		FIX44::NewOrderSingle order;

@@ -194,6 +194,15 @@ void rfx_msg_init(struct rfx_msg *m, struct rfx_field *fields, uint32_t cap);
 int rfx_codec_parse(struct rfx_msg *m, const char *buf, size_t len,
 		    const struct rfx_dict_seam *seam);
 
+/*
+ * Adopt fields another parser already split (the session's scanner), so no
+ * byte is scanned twice: the caller wrote fields[0..nfields) into m->fields
+ * (rfx_msg_init first); this sets buf/len/nfields and fills the header and
+ * trailer slots behind rfx_msg_hdr(). Returns 0, or RFX_ETOOMANY when nfields
+ * exceeds m->cap.
+ */
+int rfx_msg_adopt(struct rfx_msg *m, const char *buf, size_t len, uint32_t nfields);
+
 /* The data tag that the built-in FIX 4.0-5.0SP2 tables pair with a LENGTH tag,
  * or 0 (e.g. 95 -> 96, 93 -> 89, 43109 -> 42684). */
 uint32_t rfx_codec_data_tag(uint32_t length_tag);

@@ -264,6 +264,23 @@ void rfx_msg_init(struct rfx_msg *m, struct rfx_field *fields, uint32_t cap)
 	m->cap = cap > 65535 ? 65535 : cap;
 }
 
+int rfx_msg_adopt(struct rfx_msg *m, const char *buf, size_t len, uint32_t nfields)
+{
+	if (nfields > m->cap)
+		return RFX_ETOOMANY;
+	m->buf = buf;
+	m->len = (uint32_t)len;
+	m->nfields = nfields;
+	memset(m->hdr, 0, sizeof(m->hdr));
+	for (uint32_t i = nfields; i-- > 0;) { /* backwards: the first occurrence wins */
+		uint32_t tag = m->fields[i].tag;
+		unsigned cls = tag < CLS_TAB_SIZE ? tag_class[tag] & CLS_SLOT : 0;
+		if (cls)
+			m->hdr[cls - 1] = (uint16_t)(i + 1);
+	}
+	return 0;
+}
+
 static uint32_t layout_data_tag(const struct rfx_layout *lay, uint32_t tag)
 {
 	for (uint32_t k = 0; k < lay->ndata; k++)

@@ -20,9 +20,9 @@ struct rfx_session_dict_check {
 };
 
 /*
- * rfx_session_validate_fn over a dictionary validator: reparses m with the
- * codec (the validator's input format) and turns its verdict into a session
- * Reject. Tags the codec refuses ("-1", "0") are rejected as invalid tag
+ * rfx_session_validate_fn over a dictionary validator: hands the session's
+ * own parse of m to the validator as a codec index (rfx_msg_adopt; the bytes
+ * are not scanned again) and turns its verdict into a session Reject. Tags the codec refuses ("-1", "0") are rejected as invalid tag
  * numbers, reason 0, as QuickFIX does (acceptance 14a). A message with more
  * fields than RFX_SESSION_CHECK_FIELDS passes unchecked. No allocation.
  */

@@ -71,6 +71,29 @@ Test(parse, header_fields_in_constant_time_slots, .timeout = 10)
 	cr_expect_eq(rfx_msg_get_str(&msg, 12, &s), RFX_ENOTFOUND);
 }
 
+/* rfx_msg_adopt: fields split by another parser give the same index (header
+ * slots: first occurrence) as rfx_codec_parse, without a second scan. */
+Test(parse, adopt_gives_the_same_index, .timeout = 10)
+{
+	int n = parse("8=FIXT.1.1|9=99|35=D|34=12|49=S|52=20240101-00:00:00|56=T|"
+		      "1128=9|11=x|49=second|627=1|628=H|10=123|");
+	cr_assert_gt(n, 0);
+	struct rfx_field copy[64];
+	struct rfx_msg m;
+	memcpy(copy, msg.fields, (size_t)n * sizeof(copy[0]));
+	rfx_msg_init(&m, copy, 64);
+	m.hdr[RFX_HDR_POSS_DUP_FLAG] = 7; /* stale slots are cleared */
+	cr_assert_eq(rfx_msg_adopt(&m, msg.buf, msg.len, (uint32_t)n), 0);
+	cr_expect_eq(m.nfields, (uint32_t)n);
+	cr_expect_eq(m.buf, msg.buf);
+	cr_expect_eq(m.len, msg.len);
+	cr_expect_eq(memcmp(m.hdr, msg.hdr, sizeof(m.hdr)), 0);
+	cr_expect(val_is(rfx_msg_hdr(&m, RFX_HDR_SENDER_COMP_ID), "S"));
+	cr_expect_null(rfx_msg_hdr(&m, RFX_HDR_POSS_DUP_FLAG));
+	rfx_msg_init(&m, copy, 4);
+	cr_expect_eq(rfx_msg_adopt(&m, msg.buf, msg.len, (uint32_t)n), RFX_ETOOMANY);
+}
+
 Test(parse, typed_getters, .timeout = 10)
 {
 	cr_assert_eq(parse("35=8|44=101.250|54=1|43=Y|38=x|"), 5);
