@@ -1,13 +1,12 @@
 #include "engine/session_validate.h"
 
-int rfx_session_validate_dict(void *ctx, const struct rfx_session_msg *m,
-			      struct rfx_session_reject *rej)
+int rfx_session_validate_with(struct rfx_validator *v, struct rfx_field *fields, uint32_t cap,
+			      const struct rfx_session_msg *m, struct rfx_session_reject *rej)
 {
-	struct rfx_session_dict_check *c = ctx;
 	struct rfx_msg cm;
 	struct rfx_reject r;
 
-	if (!c->validator || m->nfields > RFX_SESSION_CHECK_FIELDS)
+	if (!v || m->nfields > cap)
 		return 0;
 	/* The session's own parse, reused: its fields become the codec index the
 	 * validator reads, without scanning the bytes again. */
@@ -20,14 +19,21 @@ int rfx_session_validate_dict(void *ctx, const struct rfx_session_msg *m,
 			rej->text = NULL;
 			return 1;
 		}
-		c->fields[i] = (struct rfx_field){.p = f->p, .len = f->len, .tag = (uint32_t)f->tag};
+		fields[i] = (struct rfx_field){.p = f->p, .len = f->len, .tag = (uint32_t)f->tag};
 	}
-	rfx_msg_init(&cm, c->fields, RFX_SESSION_CHECK_FIELDS);
+	rfx_msg_init(&cm, fields, cap);
 	rfx_msg_adopt(&cm, m->buf, m->len, m->nfields);
-	if (rfx_validator_check(c->validator, &cm, &r) == 0)
+	if (rfx_validator_check(v, &cm, &r) == 0)
 		return 0;
 	rej->reason = r.reason;
 	rej->ref_tag = (int32_t)r.ref_tag;
 	rej->text = r.text;
 	return 1;
+}
+
+int rfx_session_validate_dict(void *ctx, const struct rfx_session_msg *m,
+			      struct rfx_session_reject *rej)
+{
+	struct rfx_session_dict_check *c = ctx;
+	return rfx_session_validate_with(c->validator, c->fields, RFX_SESSION_CHECK_FIELDS, m, rej);
 }

@@ -29,4 +29,10 @@ struct rfx_session_dict_check {
 int rfx_session_validate_dict(void *ctx, const struct rfx_session_msg *m,
 			      struct rfx_session_reject *rej);
 
+/* The same with the caller's validator (NULL: everything passes) and scratch
+ * index fields[0..cap), for callers that keep those elsewhere (one scratch
+ * array per thread is enough). */
+int rfx_session_validate_with(struct rfx_validator *v, struct rfx_field *fields, uint32_t cap,
+			      const struct rfx_session_msg *m, struct rfx_session_reject *rej);
+
 #endif
