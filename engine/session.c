@@ -255,27 +255,58 @@ const struct rfx_session_field *rfx_session_msg_get(const struct rfx_session_msg
 	return NULL;
 }
 
-/* Parse and check a framed message the way QuickFIX builds a Message with
- * validation: 8, 9, 35 first and in order, BodyLength and CheckSum right,
- * CheckSum last. Anything else is garbled (FIX TC 2d/3c: ignore it). */
-static int parse_msg(struct rfx_session *s, const char *buf, size_t len, struct rfx_session_msg *m)
+/* The codec parses straight into the session's field array: both field types
+ * are {pointer, u32 length, 32-bit tag}, and the codec only accepts tags
+ * 1..2^31-1, which read the same through the signed tag. (The build uses
+ * -fno-strict-aliasing; the layout is asserted here.) */
+_Static_assert(sizeof(struct rfx_session_field) == sizeof(struct rfx_field) &&
+		       offsetof(struct rfx_session_field, p) == offsetof(struct rfx_field, p) &&
+		       offsetof(struct rfx_session_field, len) == offsetof(struct rfx_field, len) &&
+		       offsetof(struct rfx_session_field, tag) == offsetof(struct rfx_field, tag),
+	       "session and codec fields share one layout");
+
+/* Split buf into s->mem.fields: the codec's one-pass parser (its index goes to
+ * *cm), or, for what it refuses (signed or zero tags, a bad length field), the
+ * session's scanner, which QuickFIX's leniency needs (cm then unused).
+ * Returns the field count, RFX_ETOOMANY, or -1 (garbled). */
+static int split_fields(struct rfx_session *s, const char *buf, size_t len, struct rfx_msg *cm,
+			bool *indexed)
 {
+	rfx_msg_init(cm, (struct rfx_field *)(void *)s->mem.fields, s->mem.max_fields);
+	int rc = rfx_codec_parse(cm, buf, len, NULL);
+	*indexed = rc >= 0;
+	if (rc >= 0 || rc == RFX_ETOOMANY)
+		return rc;
 	struct scan sc = {.p = buf, .len = len};
 	struct rfx_session_field f;
 	uint32_t n = 0;
-	int rc;
-	memset(m, 0, sizeof(*m));
-	m->buf = buf;
-	m->len = (uint32_t)len;
-	m->fields = s->mem.fields;
 	while ((rc = scan_next(&sc, &f)) == 1) {
 		if (n == s->mem.max_fields)
 			return RFX_ETOOMANY;
 		s->mem.fields[n++] = f;
 	}
-	m->nfields = n;
-	if (rc < 0 || n < 4)
+	return rc < 0 ? -1 : (int)n;
+}
+
+/* Parse and check a framed message the way QuickFIX builds a Message with
+ * validation: 8, 9, 35 first and in order, BodyLength and CheckSum right,
+ * CheckSum last. Anything else is garbled (FIX TC 2d/3c: ignore it). */
+static int parse_msg(struct rfx_session *s, const char *buf, size_t len, struct rfx_session_msg *m,
+		     struct rfx_msg *cm)
+{
+	bool indexed;
+	memset(m, 0, sizeof(*m));
+	m->buf = buf;
+	m->len = (uint32_t)len;
+	m->fields = s->mem.fields;
+	int rc = split_fields(s, buf, len, cm, &indexed);
+	if (rc == RFX_ETOOMANY)
+		return rc;
+	if (rc < 4)
 		return RFX_EGARBLED;
+	uint32_t n = (uint32_t)rc;
+	m->nfields = n;
+	m->index = indexed ? cm : NULL;
 	const struct rfx_session_field *fl = s->mem.fields;
 	if (fl[0].tag != 8 || fl[1].tag != 9 || fl[2].tag != 35 || fl[n - 1].tag != 10)
 		return RFX_EGARBLED;
@@ -1189,11 +1220,12 @@ static void end_of_period(struct rfx_session *s, int64_t now)
 static void process(struct rfx_session *s, const char *buf, size_t len, int64_t now)
 {
 	struct rfx_session_msg m;
+	struct rfx_msg cm;
 	if (!session_time_ok(s, now)) {
 		end_of_period(s, now);
 		return;
 	}
-	int rc = parse_msg(s, buf, len, &m);
+	int rc = parse_msg(s, buf, len, &m, &cm);
 	if (rc < 0) {
 		event(s, RFX_SESSION_EV_GARBLED, rfx_strerror(rc));
 		if (raw_type_is(buf, len, "A") || !s->received_logon) {

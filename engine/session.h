@@ -88,6 +88,8 @@ struct rfx_session_field {
 	int32_t tag;
 };
 
+struct rfx_msg; /* engine/codec.h */
+
 /* A parsed inbound message as handed to hooks and the application: the whole
  * framed message and its fields in wire order (8, 9, ..., 10). */
 struct rfx_session_msg {
@@ -100,6 +102,10 @@ struct rfx_session_msg {
 	uint64_t seq;         /* MsgSeqNum(34) */
 	bool poss_dup;        /* PossDupFlag(43)=Y */
 	bool poss_resend;     /* PossResend(97)=Y */
+	/* The codec's index of the same parse (fields, O(1) header slots), so a
+	 * validation hook reads it instead of parsing again; NULL when the bytes
+	 * were only readable by the session's lenient scanner (e.g. a "-1=" tag). */
+	const struct rfx_msg *index;
 };
 
 /* First field with tag, or NULL. */

@@ -6,10 +6,17 @@ int rfx_session_validate_with(struct rfx_validator *v, struct rfx_field *fields,
 	struct rfx_msg cm;
 	struct rfx_reject r;
 
-	if (!v || m->nfields > cap)
+	if (!v)
 		return 0;
-	/* The session's own parse, reused: its fields become the codec index the
-	 * validator reads, without scanning the bytes again. */
+	if (m->index) { /* the session's parse is the codec's: use it as is */
+		if (rfx_validator_check(v, m->index, &r) == 0)
+			return 0;
+		goto rejected;
+	}
+	if (m->nfields > cap)
+		return 0;
+	/* Split by the session's lenient scanner: its fields become the codec
+	 * index the validator reads, without scanning the bytes again. */
 	for (uint32_t i = 0; i < m->nfields; i++) {
 		const struct rfx_session_field *f = &m->fields[i];
 		if (f->tag <= 0) {
@@ -25,6 +32,7 @@ int rfx_session_validate_with(struct rfx_validator *v, struct rfx_field *fields,
 	rfx_msg_adopt(&cm, m->buf, m->len, m->nfields);
 	if (rfx_validator_check(v, &cm, &r) == 0)
 		return 0;
+rejected:
 	rej->reason = r.reason;
 	rej->ref_tag = (int32_t)r.ref_tag;
 	rej->text = r.text;
