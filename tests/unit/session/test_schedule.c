@@ -472,15 +472,22 @@ static void refresh_initiator(struct rfx_session_config *c)
 	c->role = RFX_SESSION_INITIATOR;
 }
 
-/* Another writer (a hot standby's peer) moved the stored numbers while this
- * session was idle: with RefreshOnLogon the acceptor logs on from them. */
+/* A session whose store holds next numbers sender/target, changed behind its
+ * back (a hot standby's peer wrote them), then connected. */
+static void connect_with_stored(void (*tweak)(struct rfx_session_config *), uint64_t sender,
+				uint64_t target)
+{
+	h_init(&h, tweak);
+	cr_assert_eq(h.s.next_target, 1);
+	h.store->next_sender = sender;
+	h.store->next_target = target;
+	h_connect(&h);
+}
+
+/* With RefreshOnLogon the acceptor logs on from the stored numbers. */
 Test(schedule, refresh_on_logon_acceptor_reloads_the_store, .timeout = 10)
 {
-	h_init(&h, refresh_acceptor);
-	cr_assert_eq(h.s.next_target, 1);
-	h.store->next_sender = 40;
-	h.store->next_target = 7;
-	h_connect(&h);
+	connect_with_stored(refresh_acceptor, 40, 7);
 	h_logon(&h, 7, 30);
 	cr_assert(rfx_session_logged_on(&h.s));
 	cr_assert(strstr(h_last(&h), "|34=40|"), "%s", h_last(&h));
@@ -492,10 +499,7 @@ Test(schedule, refresh_on_logon_acceptor_reloads_the_store, .timeout = 10)
 
 Test(schedule, without_refresh_the_session_keeps_its_numbers, .timeout = 10)
 {
-	h_init(&h, NULL);
-	h.store->next_sender = 40;
-	h.store->next_target = 7;
-	h_connect(&h);
+	connect_with_stored(NULL, 40, 7);
 	h_logon(&h, 7, 30);
 	cr_assert(strstr(h.out[0], "|34=1|"), "%s", h.out[0]);
 	cr_assert_eq(h_count(&h, "35=2|"), 1, "7 is too high for a session at 1");
@@ -504,13 +508,33 @@ Test(schedule, without_refresh_the_session_keeps_its_numbers, .timeout = 10)
 
 Test(schedule, refresh_on_logon_initiator_reloads_before_its_logon, .timeout = 10)
 {
-	h_init(&h, refresh_initiator);
-	h.store->next_sender = 12;
-	h.store->next_target = 5;
-	h_connect(&h);
+	connect_with_stored(refresh_initiator, 12, 5);
 	cr_assert(strstr(h_last(&h), "35=A|34=12|"), "%s", h_last(&h));
 	h_logon(&h, 5, 30);
 	cr_assert(rfx_session_logged_on(&h.s));
 	cr_assert_eq(h.s.next_target, 6);
+	h_free(&h);
+}
+
+/* A store that cannot be read at logon ends the connection: no logon on
+ * numbers that may be stale. */
+static int failing_get_seqs(void *ctx, uint64_t *ns, uint64_t *nt)
+{
+	(void)ctx;
+	(void)ns;
+	(void)nt;
+	return -EIO;
+}
+
+Test(schedule, refresh_on_logon_store_error_disconnects, .timeout = 10)
+{
+	h_init(&h, refresh_acceptor);
+	h.s.ops.store_get_seqs = failing_get_seqs;
+	h_connect(&h);
+	h_logon(&h, 1, 30);
+	cr_assert(!rfx_session_logged_on(&h.s));
+	cr_assert_eq(h.disconnects, 1);
+	cr_assert_eq(h.events[RFX_SESSION_EV_STORE_ERROR], 1);
+	cr_assert_eq(h.nout, 0);
 	h_free(&h);
 }
