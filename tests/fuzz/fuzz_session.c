@@ -7,7 +7,8 @@
  * Input: lines. The first line may be "X<digits>" choosing options (bit 0
  * initiator, 1 ResetOnLogon, 2 ResetOnLogout, 3 ResetOnDisconnect, 4 chunked
  * resend requests of 2, 5 no latency check, 6 FIX.4.2, 7 a 08:00-17:00 UTC
- * schedule; the clock starts at 10:00). Then per line:
+ * schedule, 8 with it a 09:00-16:00 logon window, 9 RefreshOnLogon; the clock
+ * starts at 10:00). Then per line:
  *   M<fields>  peer message, '|' = SOH; "8=FIX.4.4|9=..|" and "10=..|" are
  *              added unless the line starts with "8=" (then sent as is)
  *   T<n>       the clock moves n * 100 ms, then the timer runs
@@ -146,8 +147,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.heart_bt_int = 5;
 	static const struct rfx_schedule office = {.start_time = 8 * 3600, .end_time = 17 * 3600,
 						   .start_day = -1, .end_day = -1};
+	/* The same period with a logon window, 09:00-16:00. */
+	static const struct rfx_schedule window = {.start_time = 8 * 3600, .end_time = 17 * 3600,
+						   .start_day = -1, .end_day = -1,
+						   .logon_window = true, .logon_time = 9 * 3600,
+						   .logout_time = 16 * 3600, .logon_day = -1,
+						   .logout_day = -1};
 	if (opt & 128)
-		c.schedule = &office;
+		c.schedule = opt & 256 ? &window : &office;
+	c.refresh_on_logon = opt & 512;
 	struct rfx_session_ops ops = {.ctx = &f, .send = fz_send, .disconnect = fz_disconnect,
 				      .on_app = fz_app};
 	memstore_bind(&ops);
