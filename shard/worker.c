@@ -956,7 +956,10 @@ static void pump(struct wsess *se)
 		return;
 	}
 	while ((rc = rfx_store_iter_next(&it, &m)) == 1) {
-		uint32_t flags = m.seq < se->replay_until ? RFX_WK_MSG_REPLAY : 0;
+		/* The store keeps the raw message: PossDupFlag(43)=Y from the
+		 * peer's resend must survive a replay as it does live delivery. */
+		uint32_t flags = (m.seq < se->replay_until ? RFX_WK_MSG_REPLAY : 0) |
+				 (raw_eq(m.data, m.len, "43", "Y") ? RFX_WK_MSG_POSSDUP : 0);
 		if (!to_client(se, m.seq, flags, m.data, m.len)) {
 			se->deliver_next = m.seq;
 			rfx_store_iter_close(&it);

@@ -20,6 +20,7 @@ struct client {
 	uint32_t gen;
 	int dirty;                /* out ring has unpublished records */
 	int draining;             /* gone: replies no longer matter */
+	int dead;                 /* found dead outside reap: reclaim after this poll */
 	uint64_t hb_last;         /* last heartbeat value seen, and when */
 	int64_t hb_seen_ns;
 	struct rfx_ring_consumer in;
@@ -34,6 +35,7 @@ struct rfx_server {
 	struct client *clients;
 	uint32_t *active;         /* indices of active clients, for the hot loop */
 	uint32_t nactive;
+	uint32_t ndead;           /* clients marked dead, reclaimed at the end of poll */
 	char why[160];
 };
 
@@ -206,6 +208,19 @@ static void reclaim(struct rfx_server *s, uint32_t ci)
 	rfx_seg_count(&s->seg, RFX_CTR_CLIENTS_REAPED, 1);
 }
 
+static void report(const struct rfx_server_ops *ops, void *ctx, uint32_t ci, int reason,
+		   const char *why);
+
+/* A dead client: act on everything it published, then free its slot. */
+static void reap_dead(struct rfx_server *s, uint32_t ci, const struct rfx_server_ops *ops,
+		      void *ctx)
+{
+	drain(s, ci, ops, ctx);
+	if (s->clients[ci].active)
+		report(ops, ctx, ci, RFX_EDEAD, "client process died");
+	reclaim(s, ci);
+}
+
 static int client_alive(struct client *c)
 {
 	if (c->pidfd >= 0) {
@@ -260,10 +275,7 @@ static void accept_client(struct rfx_server *s, uint32_t ci, pid_t pid,
 	if (!alive) {
 		/* Attached, sent and died before we looked: still act on what
 		 * it published, then reclaim. */
-		drain(s, ci, ops, ctx);
-		if (c->active)
-			report(ops, ctx, ci, RFX_EDEAD, "client process died");
-		reclaim(s, ci);
+		reap_dead(s, ci, ops, ctx);
 	}
 }
 
@@ -308,12 +320,8 @@ int rfx_server_reap(struct rfx_server *s, const struct rfx_server_ops *ops, void
 			} else if (c->pidfd < 0) {
 				check = now - c->hb_seen_ns > s->stale_ns;
 			}
-			if (check && !client_alive(c)) {
-				drain(s, ci, ops, ctx);
-				if (c->active)
-					report(ops, ctx, ci, RFX_EDEAD, "client process died");
-				reclaim(s, ci);
-			}
+			if (check && !client_alive(c))
+				reap_dead(s, ci, ops, ctx);
 			continue;
 		}
 		/* A slot we do not serve yet. */
@@ -494,8 +502,23 @@ static int handle(struct rfx_server *s, uint32_t ci, const struct rfx_ring_rec *
 		    rfx_seg_dir_read(&s->seg, h.session, &info) < 0 || strcmp(info.id, h.id))
 			rc = RFX_ENOSESSION;
 		else if (s->session_client[h.session] >= 0 &&
-			 s->session_client[h.session] != (int32_t)ci)
+			 s->session_client[h.session] != (int32_t)ci) {
+			struct client *holder = &s->clients[s->session_client[h.session]];
+
+			/* A strategy restarted after a crash binds before the
+			 * periodic reap noticed its predecessor died: look now
+			 * (cold: one pidfd poll or /proc read). A dead holder is
+			 * reclaimed at the end of this poll and the bind retried
+			 * next turn, instead of a spurious -EBUSY. */
+			if (holder->dead)
+				return 1;
+			if (!c->draining && !client_alive(holder)) {
+				holder->dead = 1;
+				s->ndead++;
+				return 1;
+			}
 			rc = -EBUSY;
+		}
 		else if (ops && ops->on_bind)
 			rc = ops->on_bind(ctx, ci, h.session, h.replay_from);
 		if (rc < 0) {
@@ -617,6 +640,13 @@ int rfx_server_poll(struct rfx_server *s, const struct rfx_server_ops *ops, void
 		total += poll_client(s, s->active[k], ops, ctx, budget, &gone);
 		if (gone)
 			k--; /* detach moved another client into position k */
+	}
+	if (s->ndead) {
+		/* Outside the loop above: reclaiming reorders s->active. */
+		for (uint32_t ci = 0; ci < s->seg.max_clients; ci++)
+			if (s->clients[ci].dead)
+				reap_dead(s, ci, ops, ctx);
+		s->ndead = 0;
 	}
 	return total;
 }

@@ -581,6 +581,40 @@ Test(client, killed_client_is_reaped_and_its_slot_gets_fresh_rings, .timeout = 3
 	rfx_client_detach(c);
 }
 
+/* A restarted strategy may bind before the periodic reap noticed that its
+ * predecessor, still holding the session, died: the shard looks at once and
+ * hands the session over instead of answering -EBUSY. No reap in between. */
+Test(client, bind_reclaims_a_dead_holder_at_once, .timeout = 30)
+{
+	struct seen sn = {0};
+	struct rfx_client *c;
+	struct got g = {0};
+	pid_t pid;
+
+	start_server();
+	pid = spawn_client(1, 1, 0);
+	serve_until(&sn, 1, 5000000000);
+	cr_assert_eq(rfx_server_session_client(srv, 0), 0, "the child holds the session");
+	cr_assert_eq(rfx_client_attach(&c, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_assert_eq(sn.attach, 2);
+	kill_child(pid);
+	cr_assert_geq(rfx_bind(c, "FIX.4.4:ME->VENUE", 7), 0);
+	for (int turn = 0; turn < 3 && g.events == 0; turn++) {
+		rfx_server_poll(srv, &sops, &sn, 64);
+		rfx_server_flush(srv);
+		rfx_poll(c, &chandler, &g, 64);
+	}
+	cr_assert_eq(g.events, 1);
+	cr_expect_eq(g.last_ev.type, RFX_EV_BOUND, "event %u code %d", g.last_ev.type,
+		     g.last_ev.code);
+	cr_expect_eq(sn.detach, 1, "the dead holder is reported");
+	cr_expect_eq(sn.detach_reason, RFX_EDEAD);
+	cr_expect_eq(rfx_server_session_client(srv, 0), 1);
+	cr_expect_eq(sn.replay_from, 7);
+	rfx_client_detach(c);
+}
+
 Test(client, scribbling_client_is_detached_others_carry_on, .timeout = 30)
 {
 	for (int mode = 1; mode <= 2; mode++) {
