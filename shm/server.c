@@ -603,9 +603,11 @@ static int poll_client(struct rfx_server *s, uint32_t ci, const struct rfx_serve
 	if (rc == RFX_EPROTO) {
 		if (c->in.err)
 			snprintf(s->why, sizeof(s->why),
-				 "impossible ring position or record header "
-				 "(client->shard ring, near byte %llu)",
-				 (unsigned long long)c->in.head);
+				 "client->shard ring: %s (pid %d, at byte %llu, tail %llu)",
+				 rfx_ring_consumer_why(&c->in), (int)c->pid,
+				 (unsigned long long)c->in.head,
+				 (unsigned long long)atomic_load_explicit(&c->in.shm->tail,
+									  memory_order_relaxed));
 		rfx_server_detach(s, ci, RFX_EPROTO, s->why, ops, ctx);
 		*gone = 1;
 	} else if (c->out.err) {

@@ -110,6 +110,7 @@ struct strat {
 	unsigned orders_back;
 	unsigned logons;
 	uint64_t last_seq;
+	unsigned out_of_order;  /* a MsgSeqNum not above the previous one */
 };
 
 static void st_msg(void *ctx, const struct rfx_message *m)
@@ -117,6 +118,8 @@ static void st_msg(void *ctx, const struct rfx_message *m)
 	struct strat *s = ctx;
 	if (m->msg_type_len == 1 && m->msg_type[0] == 'D')
 		s->orders_back++;
+	if (m->seq <= s->last_seq)
+		s->out_of_order++;
 	s->last_seq = m->seq;
 }
 
@@ -826,5 +829,131 @@ Test(engine, malformed_peer_gets_fix_answers_and_shard_survives, .timeout = 90)
 	rfx_client_detach(rc);
 	rfx_client_detach(c);
 	cr_expect_eq(stop(venue_app), 0, "venue app exit status");
+	finish(&e);
+}
+
+/* ---- a client that writes garbage into its ring -------------------------- */
+
+static unsigned log_count(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A forked client of `instance` that attaches like any strategy, then
+ * breaks its client->shard ring in one of five ways and waits to be
+ * killed. */
+static pid_t garbage_client(const char *instance, int mode, unsigned seed)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct rfx_client *c;
+	struct rfx_seg seg;
+	if (rfx_client_attach(&c, instance, NULL) < 0 || rfx_seg_open(&seg, instance, 0) < 0)
+		_exit(1);
+	srand(seed);
+	usleep((useconds_t)(rand() % 20000)); /* somewhere inside the neighbour's flow */
+	for (uint32_t i = 0; i < seg.max_clients; i++) {
+		struct rfx_slot_ctl *sl = rfx_seg_slot(&seg, i);
+		if (RFX_SLOT_PID(atomic_load(&sl->owner)) != getpid())
+			continue;
+		struct rfx_ring_shm *r = rfx_seg_ring_to_shard(&seg, i);
+		uint8_t *data = (uint8_t *)r + RFX_RING_HDR_SIZE;
+		uint64_t cap = seg.ring_to_shard, tail = atomic_load(&r->tail);
+		uint32_t hdr[2];
+		struct rfx_ring_producer p;
+		switch (mode) {
+		case 0: /* random bytes, published */
+			for (unsigned k = 0; k < 4096; k++)
+				data[(tail + k) & (cap - 1)] = (uint8_t)rand();
+			atomic_store(&r->tail, tail + 4096);
+			break;
+		case 1: /* a record longer than the ring */
+			hdr[0] = 0x7ffffff0u;
+			hdr[1] = 3; /* RFX_REC_SEND */
+			memcpy(data + (tail & (cap - 1)), hdr, sizeof(hdr));
+			atomic_store(&r->tail, tail + 16);
+			break;
+		case 2: /* tail running backwards, below what the shard read */
+			atomic_store(&r->tail, tail - 8);
+			break;
+		case 3: /* a record type nobody knows */
+			if (rfx_ring_producer_init(&p, r, cap, 0) == 0) {
+				rfx_ring_try_write(&p, 999, "junkjunk", 8);
+				rfx_ring_publish(&p);
+			}
+			break;
+		default: { /* a well-formed bind for a session index beyond the directory */
+			uint8_t b[80] = {0};
+			uint32_t idx = 1u << 20;
+			memcpy(b, &idx, sizeof(idx));
+			if (rfx_ring_producer_init(&p, r, cap, 0) == 0) {
+				rfx_ring_try_write(&p, 1, b, sizeof(b));
+				rfx_ring_publish(&p);
+			}
+			break;
+		}
+		}
+	}
+	for (;;)
+		pause();
+}
+
+/* Five clients, one after the other, each breaking its ring differently
+ * while the neighbour strategy streams orders: each is detached with a log
+ * line naming what it did wrong, and the neighbour's flow stays complete
+ * and in sequence during and after. */
+Test(engine, garbage_writing_client_is_detached_and_neighbour_keeps_trading, .timeout = 120)
+{
+	struct env e = {0};
+	struct strat s = {0};
+	struct rfx_client *c = NULL;
+	char log[512];
+	unsigned sent = 0;
+	start(&e);
+	snprintf(log, sizeof(log), "%s/bank.log", e.dir);
+	int h = attach_logged_on(&e, &c, &s);
+	order_flow(c, h, &s, 50);
+	sent += 50;
+	unsigned seed = (unsigned)now_ms();
+	fprintf(stderr, "garbage_client: seed %u\n", seed);
+	for (int mode = 0; mode < 5; mode++) {
+		pid_t g = garbage_client(e.bank, mode, seed + (unsigned)mode);
+		order_flow(c, h, &s, 200);
+		sent += 200;
+		int64_t end = now_ms() + 5000;
+		while (log_count(log, "peer violated the ring protocol") < (unsigned)mode + 1) {
+			cr_assert(now_ms() < end, "garbage client (mode %d) was not detached", mode);
+			order_flow(c, h, &s, 10);
+			sent += 10;
+		}
+		kill(g, SIGKILL);
+		waitpid(g, NULL, 0);
+		order_flow(c, h, &s, 50);
+		sent += 50;
+	}
+	usleep(100000);
+	rfx_poll(c, &handler, &s, 64);
+	cr_expect_eq(s.orders_back, sent, "%u orders came back for %u sent", s.orders_back, sent);
+	cr_expect_eq(s.out_of_order, 0, "the neighbour saw %u messages out of sequence",
+		     s.out_of_order);
+	/* Each line says what the client did wrong. */
+	static const char *const reasons[] = {
+		"client->shard ring: ", "record length above the ring's maximum",
+		"tail moved backwards", "unknown record type 999", "names session index beyond",
+	};
+	for (unsigned i = 0; i < 5; i++)
+		cr_expect(log_has(log, reasons[i]), "no detach line with '%s' in %s", reasons[i], log);
+	rfx_client_detach(c);
 	finish(&e);
 }
