@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -36,6 +38,7 @@ struct rfx_server {
 	uint32_t *active;         /* indices of active clients, for the hot loop */
 	uint32_t nactive;
 	uint32_t ndead;           /* clients marked dead, reclaimed at the end of poll */
+	int wake_fd;              /* block idle: clients' datagrams end our sleep; < 0: -errno */
 	char why[160];
 };
 
@@ -51,6 +54,26 @@ static int pidfd_open_(pid_t pid)
 	errno = ENOSYS;
 	return -1;
 #endif
+}
+
+/* The wake socket; a failure (say the name is taken) is not fatal: the
+ * shard then wakes only on its own timeouts. Returns the fd or -errno. */
+static int wake_open(const char *instance, uint32_t shard)
+{
+	struct sockaddr_un a;
+	int len = rfx_seg_wake_addr(&a, instance, shard), fd, rc;
+
+	if (len < 0)
+		return len;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, (socklen_t)len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 int rfx_server_new(struct rfx_server **out, const struct rfx_server_params *prm)
@@ -78,6 +101,7 @@ int rfx_server_new(struct rfx_server **out, const struct rfx_server_params *prm)
 		s->session_client[i] = -1;
 	for (uint32_t i = 0; i < s->seg.max_clients; i++)
 		s->clients[i].pidfd = -1;
+	s->wake_fd = wake_open(prm->instance, prm->shard);
 	*out = s;
 	return 0;
 
@@ -98,6 +122,8 @@ void rfx_server_free(struct rfx_server *s)
 	for (uint32_t i = 0; i < s->seg.max_clients; i++)
 		if (s->clients[i].pidfd >= 0)
 			close(s->clients[i].pidfd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	rfx_seg_close(&s->seg);
 	free(s->active);
 	free(s->clients);
@@ -161,6 +187,55 @@ int rfx_server_session_client(const struct rfx_server *s, uint32_t session)
 void rfx_server_heartbeat(struct rfx_server *s, int64_t now_ns)
 {
 	atomic_store_explicit(&s->seg.hdr->heartbeat_ns, (uint64_t)now_ns, memory_order_relaxed);
+}
+
+/* ---- block idle: sleeping and being woken ------------------------------- */
+
+int rfx_server_wake_fd(const struct rfx_server *s)
+{
+	return s->wake_fd;
+}
+
+int rfx_server_sleep(struct rfx_server *s)
+{
+	if (s->wake_fd < 0)
+		return 0;
+	atomic_store_explicit(&s->seg.hdr->sleeping, 1, memory_order_relaxed);
+	/* Dekker pattern with the client's publish (client.c, kick): we store
+	 * `sleeping` then load each tail; a client stores its tail then loads
+	 * `sleeping`. With a seq_cst fence between store and load on both
+	 * sides, at least one sees the other: we find its records and stay
+	 * awake, or it finds us asleep and sends the datagram. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		struct rfx_ring_consumer *in = &s->clients[s->active[k]].in;
+
+		if (in->tail_cache != in->head ||
+		    atomic_load_explicit(&in->shm->tail, memory_order_relaxed) != in->head) {
+			atomic_store_explicit(&s->seg.hdr->sleeping, 0, memory_order_relaxed);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void rfx_server_awake(struct rfx_server *s)
+{
+	atomic_store_explicit(&s->seg.hdr->sleeping, 0, memory_order_relaxed);
+}
+
+int rfx_server_wake_drain(struct rfx_server *s)
+{
+	char b[16];
+	int n = 0;
+
+	if (s->wake_fd < 0)
+		return 0;
+	while (recv(s->wake_fd, b, sizeof(b), 0) >= 0)
+		n++;
+	if (n)
+		rfx_seg_count(&s->seg, RFX_CTR_WAKEUPS, 1);
+	return n;
 }
 
 /* ---- client lifecycle (cold) ------------------------------------------- */

@@ -868,6 +868,14 @@ static pid_t garbage_client(const char *instance, int mode, unsigned seed)
 		if (RFX_SLOT_PID(atomic_load(&sl->owner)) != getpid())
 			continue;
 		struct rfx_ring_shm *r = rfx_seg_ring_to_shard(&seg, i);
+		/* First a harmless record (an ack of a session it does not hold),
+		 * read by the shard: it is served, and the damage below happens
+		 * to a ring in use, not before the shard accepted it. */
+		if (rfx_ack(c, 0, 0) < 0)
+			_exit(1);
+		int64_t end = now_ms() + 5000;
+		while (atomic_load(&r->head) != atomic_load(&r->tail) && now_ms() < end)
+			usleep(1000);
 		uint8_t *data = (uint8_t *)r + RFX_RING_HDR_SIZE;
 		uint64_t cap = seg.ring_to_shard, tail = atomic_load(&r->tail);
 		uint32_t hdr[2];
@@ -947,13 +955,26 @@ Test(engine, garbage_writing_client_is_detached_and_neighbour_keeps_trading, .ti
 	cr_expect_eq(s.orders_back, sent, "%u orders came back for %u sent", s.orders_back, sent);
 	cr_expect_eq(s.out_of_order, 0, "the neighbour saw %u messages out of sequence",
 		     s.out_of_order);
-	/* Each line says what the client did wrong. */
+	/* Each line says what the client did wrong (random bytes, mode 0, may
+	 * fail any of the checks; the count above covers it). */
 	static const char *const reasons[] = {
-		"client->shard ring: ", "record length above the ring's maximum",
-		"tail moved backwards", "unknown record type 999", "names session index beyond",
+		"record length above the ring's maximum", "tail moved backwards",
+		"unknown record type 999", "names session index beyond",
 	};
-	for (unsigned i = 0; i < 5; i++)
+	for (unsigned i = 0; i < 4; i++)
 		cr_expect(log_has(log, reasons[i]), "no detach line with '%s' in %s", reasons[i], log);
+	/* IdleStrategy=block: the bank shard slept between orders and the
+	 * strategy's publishes woke it; `ringfix status` shows how often. */
+	char cmd[600], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "'%s' status --instance %s", bin("RINGFIX"), e.bank);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	cr_expect_eq(pclose(p), 0, "ringfix status failed: %s", out);
+	const char *wk = strstr(out, "wakeups=");
+	cr_assert(wk, "no wakeups counter in: %s", out);
+	cr_expect_gt(strtoull(wk + 8, NULL, 10), 0, "the shard was never woken by a client: %s", out);
 	rfx_client_detach(c);
 	finish(&e);
 }
