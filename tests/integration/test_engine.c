@@ -159,28 +159,37 @@ static int attach_logged_on(struct env *e, struct rfx_client **c, struct strat *
 	return h;
 }
 
-static void order_flow(struct rfx_client *c, int h, struct strat *s, unsigned n)
+/* Sends n NewOrderSingles and polls with hd/ctx until *answers (counted
+ * by hd) has grown by n. */
+static void flow(struct rfx_client *c, int h, const struct rfx_handler *hd, void *ctx,
+		 const unsigned *answers, unsigned n)
 {
-	unsigned want = s->orders_back + n;
+	unsigned want = *answers + n;
 	for (unsigned i = 0; i < n; i++) {
 		char body[256];
 		int len = snprintf(body, sizeof(body),
-				   "35=D\00111=ord-%u-%u\00121=1\00155=ABC\00154=1\001"
+				   "35=D\00111=ord-%u-%u-%u\00121=1\00155=ABC\00154=1\001"
 				   "60=20260101-00:00:00\00140=1\00138=100\001",
-				   (unsigned)getpid(), i);
+				   (unsigned)getpid(), want, i);
 		int rc;
 		while ((rc = rfx_send(c, h, body, (uint32_t)len, i, 0)) == RFX_EFULL)
-			rfx_poll(c, &handler, s, 64);
+			rfx_poll(c, hd, ctx, 64);
 		cr_assert_eq(rc, 0, "send: %s", rfx_strerror(rc));
 	}
 	int64_t end = now_ms() + 10000;
-	while (s->orders_back < want) {
-		int rc = rfx_poll(c, &handler, s, 64);
+	while (*answers < want) {
+		int rc = rfx_poll(c, hd, ctx, 64);
 		cr_assert_geq(rc, 0, "poll: %s", rfx_strerror(rc));
-		cr_assert(now_ms() < end, "%u of %u orders came back", s->orders_back, want);
+		cr_assert(now_ms() < end, "%u of %u orders answered", *answers - (want - n), n);
 		if (rc == 0)
 			usleep(1000);
 	}
+}
+
+/* Orders echoed back by `ringfix echo` at the venue. */
+static void order_flow(struct rfx_client *c, int h, struct strat *s, unsigned n)
+{
+	flow(c, h, &handler, s, &s->orders_back, n);
 }
 
 Test(engine, initiator_acceptor_order_flow_logout, .timeout = 60)
@@ -723,25 +732,7 @@ static const struct rfx_handler fills_handler = {fl_msg, NULL, NULL};
 /* The bank sends `n` orders, the venue app fills each: every fill returns. */
 static void fill_flow(struct rfx_client *c, int h, struct fills *f, unsigned n)
 {
-	unsigned want = f->n + n;
-	for (unsigned i = 0; i < n; i++) {
-		char body[256];
-		int len = snprintf(body, sizeof(body),
-				   "35=D\00111=f-%u-%u\00121=1\00155=ABC\00154=1\001"
-				   "60=20260101-00:00:00\00140=1\00138=100\001", want, i);
-		int rc;
-		while ((rc = rfx_send(c, h, body, (uint32_t)len, i, 0)) == RFX_EFULL)
-			rfx_poll(c, &fills_handler, f, 64);
-		cr_assert_eq(rc, 0, "send: %s", rfx_strerror(rc));
-	}
-	int64_t end = now_ms() + 10000;
-	while (f->n < want) {
-		int rc = rfx_poll(c, &fills_handler, f, 64);
-		cr_assert_geq(rc, 0, "poll: %s", rfx_strerror(rc));
-		cr_assert(now_ms() < end, "%u of %u fills came back", f->n - (want - n), n);
-		if (rc == 0)
-			usleep(1000);
-	}
+	flow(c, h, &fills_handler, f, &f->n, n);
 }
 
 /* A logged-on peer that sends malformed messages gets FIX's answers (a
