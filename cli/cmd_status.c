@@ -30,6 +30,7 @@ static const char *const counter_names[RFX_CTR_COUNT] = {
 	[RFX_CTR_CLIENTS_ATTACHED] = "clients_attached",
 	[RFX_CTR_CLIENTS_REAPED] = "clients_reaped",
 	[RFX_CTR_CLIENT_PROTO_ERRORS] = "client_proto_errors",
+	[RFX_CTR_WAKEUPS] = "wakeups",
 };
 
 static const char *state_name(uint32_t s)

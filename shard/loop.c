@@ -283,10 +283,20 @@ static int wait_events(struct rfx_loop *l)
 		return 0;
 	if (nd - now < d)
 		d = nd - now;
+	if (l->o.on_sleep) {
+		int64_t cap = l->o.on_sleep(l, l->o.arg, 1);
+
+		if (cap < 0)
+			return 0;
+		if (cap > 0 && (uint64_t)cap < d)
+			d = (uint64_t)cap;
+	}
 	ts.tv_sec = (long long)(d / 1000000000ull);
 	ts.tv_nsec = (long long)(d % 1000000000ull);
 	l->st.waits++;
 	rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	if (l->o.on_sleep)
+		l->o.on_sleep(l, l->o.arg, 0);
 	if (rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
 		return 0;
 	return rc < 0 ? rc : 0;

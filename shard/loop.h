@@ -75,6 +75,12 @@ struct rfx_loop_opts {
 	unsigned flags;          /* RFX_LOOP_F_* */
 	/* Called once per turn after timers; may use the whole API. */
 	void (*on_turn)(struct rfx_loop *l, void *arg);
+	/* Block idle, optional: called right before the loop sleeps with
+	 * `sleeping` = 1 and returns < 0 to stay awake (work is pending), 0 to
+	 * sleep up to block_max_ns, > 0 to sleep at most that many ns; called
+	 * again with `sleeping` = 0 after the sleep (return ignored). Lets the
+	 * caller announce its sleep to processes that can then wake it. */
+	int64_t (*on_sleep)(struct rfx_loop *l, void *arg, int sleeping);
 	void *arg;
 };
 

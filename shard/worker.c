@@ -11,7 +11,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine/codec.h"
 #include "engine/dictionary.h"
@@ -113,6 +116,8 @@ struct worker {
 	bool batch_open;
 	bool store_failed;
 	struct rfx_server *srv;
+	struct rfx_conn wake;         /* block idle: clients' datagrams end a sleep */
+	bool wake_ok;
 	struct wsess *sess;
 	unsigned nsess;
 	struct wconn *conns;
@@ -960,7 +965,10 @@ static void pump(struct wsess *se)
 		return;
 	}
 	while ((rc = rfx_store_iter_next(&it, &m)) == 1) {
-		uint32_t flags = m.seq < se->replay_until ? RFX_WK_MSG_REPLAY : 0;
+		/* The store keeps the raw message: PossDupFlag(43)=Y from the
+		 * peer's resend must survive a replay as it does live delivery. */
+		uint32_t flags = (m.seq < se->replay_until ? RFX_WK_MSG_REPLAY : 0) |
+				 (raw_eq(m.data, m.len, "43", "Y") ? RFX_WK_MSG_POSSDUP : 0);
 		if (!to_client(se, m.seq, flags, m.data, m.len)) {
 			se->deliver_next = m.seq;
 			rfx_store_iter_close(&it);
@@ -1175,6 +1183,65 @@ static void on_turn(struct rfx_loop *l, void *arg)
 	}
 }
 
+/* ----------------------------------------------------- block idle wake */
+
+#define SLEEP_BLIND (1000000LL)   /* longest sleep when nobody can wake us */
+
+static void wake_ready(struct rfx_conn *c, unsigned revents)
+{
+	struct worker *w = c->user;
+	(void)revents;
+	rfx_server_wake_drain(w->srv);
+}
+
+static const struct rfx_conn_ops wake_ops = {
+	.on_ready = wake_ready,
+};
+
+/* The loop is about to sleep (IdleStrategy=block): tell the clients, so the
+ * next one that publishes sends a datagram to the wake socket. A paused
+ * delivery resumes when the client frees ring space, which it does not
+ * signal: keep those sleeps short, as without a wake socket. */
+static int64_t on_sleep(struct rfx_loop *l, void *arg, int sleeping)
+{
+	struct worker *w = arg;
+	int64_t cap = 0;
+	(void)l;
+	if (!sleeping) {
+		rfx_server_awake(w->srv);
+		return 0;
+	}
+	if (!w->wake_ok)
+		return SLEEP_BLIND;
+	for (unsigned i = 0; i < w->nsess; i++)
+		if (w->sess[i].backlog && w->sess[i].client >= 0)
+			cap = SLEEP_BLIND;
+	return rfx_server_sleep(w->srv) ? -1 : cap;
+}
+
+static void wake_setup(struct worker *w)
+{
+	int fd = rfx_server_wake_fd(w->srv);
+	int rc = fd;
+	if (fd >= 0) {
+		/* The watch owns (and closes) its fd; the server keeps its own. */
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		rc = fd < 0 ? -errno : 0;
+	}
+	if (rc == 0) {
+		rfx_conn_init(&w->wake, &wake_ops, w, NULL, 0);
+		rc = rfx_conn_watch(w->loop, &w->wake, fd, POLLIN);
+		if (rc < 0)
+			close(fd);
+	}
+	if (rc < 0) {
+		wlog(w, "no wake socket for clients (%s): a sleeping shard notices their "
+		     "messages within %lld us", rfx_strerror(rc), SLEEP_BLIND / 1000);
+		return;
+	}
+	w->wake_ok = true;
+}
+
 /* ------------------------------------------------------------- set up */
 
 static int listen_for(struct worker *w, struct wsess *se)
@@ -1377,9 +1444,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	struct rfx_loop_opts lo = {
 		.max_conns = w->nconns + n + 4,
 		.idle = (enum rfx_idle)c->idle,
-		/* Client rings cannot wake the kernel: bound the sleep. */
-		.block_max_ns = 1000000,
 		.on_turn = on_turn,
+		.on_sleep = on_sleep,
 		.arg = w,
 	};
 	rc = rfx_loop_new(&w->loop, &lo);
@@ -1415,6 +1481,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 		goto out;
 	}
 	rfx_wk_shm_set_ops(&client_ops, w);
+	if (c->idle == RFX_IDLE_BLOCK)
+		wake_setup(w);
 	for (unsigned i = 0; i < c->nsessions; i++) {
 		if (c->sessions[i].shard != shard)
 			continue;

@@ -70,5 +70,9 @@ int rfx_server_send_failed(struct rfx_server *s, uint32_t client, uint32_t sessi
 			   uint64_t tag, int32_t reason);
 void rfx_server_flush(struct rfx_server *s);
 void rfx_server_free(struct rfx_server *s);
+int rfx_server_wake_fd(const struct rfx_server *s);
+int rfx_server_sleep(struct rfx_server *s);
+void rfx_server_awake(struct rfx_server *s);
+int rfx_server_wake_drain(struct rfx_server *s);
 
 #endif

@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "engine/codec.h"
@@ -26,6 +28,8 @@ struct shard {
 	int64_t hb_seen_ns;
 	_Atomic int err;           /* sticky: RFX_EDEAD, RFX_EDETACHED, RFX_EPROTO; atomic
 				      because the send and poll threads both set it */
+	struct sockaddr_un wake;   /* the shard's wake socket (block idle) */
+	socklen_t wake_len;        /* 0: none */
 };
 
 #define MAX_FIELDS 1024
@@ -48,6 +52,7 @@ struct rfx_client {
 	int64_t stale_ns;
 	uint64_t polls;
 	pid_t pid;
+	int wake_fd;               /* datagram socket for waking sleeping shards, or -1 */
 	/* open zero-copy claim */
 	int claim_open;
 	uint32_t claim_shard;
@@ -90,8 +95,10 @@ static int claim_slot(struct rfx_client *c, struct shard *s)
 		atomic_store_explicit(&sl->client_start, start, memory_order_relaxed);
 		atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)rfx_mono_ns(),
 				      memory_order_relaxed);
+		/* The shard never futex-waits on this ring: publish() makes the
+		 * one fence and the sleeping check instead. */
 		rc = rfx_ring_producer_init(&s->out, rfx_seg_ring_to_shard(&s->seg, i),
-					    s->seg.ring_to_shard, 0);
+					    s->seg.ring_to_shard, RFX_RING_NO_WAKE);
 		if (rc == 0)
 			rc = rfx_ring_consumer_init(&s->in, rfx_seg_ring_to_client(&s->seg, i),
 						    s->seg.ring_to_client);
@@ -108,6 +115,28 @@ static int claim_slot(struct rfx_client *c, struct shard *s)
 	return RFX_ENOSLOT;
 }
 
+/* Make our records visible; if the shard sleeps (block idle), wake it. The
+ * fence pairs with rfx_server_sleep's (Dekker pattern, see there): either
+ * the shard sees our tail before it sleeps, or we see `sleeping` here. A
+ * system call only when the shard really sleeps; spinning shards cost one
+ * fence and one load per publish. */
+static void publish(struct rfx_client *c, struct shard *s)
+{
+	uint64_t before = s->out.published;
+
+	rfx_ring_publish(&s->out);
+	if (s->out.published == before)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&s->seg.hdr->sleeping, memory_order_relaxed) && s->wake_len &&
+	    c->wake_fd >= 0) {
+		/* Best effort: EAGAIN means wake-ups are already queued, and
+		 * a shard without its socket wakes on its own timeout. */
+		(void)sendto(c->wake_fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&s->wake,
+			     s->wake_len);
+	}
+}
+
 static void release_slot(struct rfx_client *c, struct shard *s)
 {
 	struct rfx_slot_ctl *sl;
@@ -120,7 +149,7 @@ static void release_slot(struct rfx_client *c, struct shard *s)
 	/* Only a slot that is still ours (same pid, same generation). */
 	if (RFX_SLOT_PID(cur) == c->pid && atomic_load(&sl->gen) == s->slot_gen &&
 	    atomic_load(&s->seg.hdr->generation) == s->seg.generation) {
-		rfx_ring_publish(&s->out);
+		publish(c, s);
 		atomic_compare_exchange_strong(&sl->owner, &cur,
 					       RFX_SLOT_OWNER(c->pid, RFX_SLOT_CLOSING));
 	}
@@ -135,6 +164,8 @@ void rfx_client_detach(struct rfx_client *c)
 		release_slot(c, &c->sh[i]);
 		rfx_seg_close(&c->sh[i].seg);
 	}
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	free(c->sh);
 	free(c);
 }
@@ -168,6 +199,9 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 		free(c);
 		return -ENOMEM;
 	}
+	/* No socket (say, a sandbox forbids it): block-idle shards then
+	 * notice our records on their timeout instead. */
+	c->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->nshards = first.shard_count;
 	c->sh[0].seg = first;
 	for (uint32_t i = 0; i < c->nshards; i++) {
@@ -182,6 +216,8 @@ int rfx_client_attach(struct rfx_client **out, const char *instance,
 				goto err;
 			}
 		}
+		rc = rfx_seg_wake_addr(&s->wake, instance, i);
+		s->wake_len = rc > 0 ? (socklen_t)rc : 0;
 		s->shard_pid = (pid_t)atomic_load(&s->seg.hdr->shard_pid);
 		s->shard_start = atomic_load(&s->seg.hdr->shard_start);
 		s->hb_seen_ns = rfx_mono_ns();
@@ -241,14 +277,15 @@ static struct shard *shard_of(struct rfx_client *c, int session, int *rc)
 	return *rc < 0 ? NULL : s;
 }
 
-static int put(struct shard *s, uint32_t type, const void *rec, uint32_t len)
+static int put(struct rfx_client *c, struct shard *s, uint32_t type, const void *rec,
+	       uint32_t len)
 {
 	int rc = rfx_ring_try_write(&s->out, type, rec, len);
 
 	if (rc == RFX_EPROTO)
 		s->err = RFX_EPROTO;
 	if (rc == 0)
-		rfx_ring_publish(&s->out);
+		publish(c, s);
 	return rc;
 }
 
@@ -270,7 +307,7 @@ int rfx_bind(struct rfx_client *c, const char *session_id, uint64_t replay_from)
 		b.session = (uint32_t)idx;
 		b.replay_from = replay_from;
 		strcpy(b.id, session_id);
-		rc = put(s, RFX_REC_BIND, &b, sizeof(b));
+		rc = put(c, s, RFX_REC_BIND, &b, sizeof(b));
 		return rc < 0 ? rc : HANDLE(i, (uint32_t)idx);
 	}
 	return RFX_ENOSESSION;
@@ -284,7 +321,7 @@ int rfx_unbind(struct rfx_client *c, int session)
 
 	if (!s)
 		return c ? rc : -EINVAL;
-	return put(s, RFX_REC_UNBIND, &u, sizeof(u));
+	return put(c, s, RFX_REC_UNBIND, &u, sizeof(u));
 }
 
 int rfx_ack(struct rfx_client *c, int session, uint64_t seq)
@@ -295,7 +332,7 @@ int rfx_ack(struct rfx_client *c, int session, uint64_t seq)
 
 	if (!s)
 		return c ? rc : -EINVAL;
-	return put(s, RFX_REC_ACK, &a, sizeof(a));
+	return put(c, s, RFX_REC_ACK, &a, sizeof(a));
 }
 
 int rfx_send_claim(struct rfx_client *c, int session, uint32_t max_len, char **body)
@@ -345,7 +382,7 @@ int rfx_send_commit(struct rfx_client *c, uint32_t len, uint64_t tag, unsigned f
 	rfx_ring_commit(&s->out, RFX_REC_SEND, (uint32_t)sizeof(h) + len);
 	c->claim_open = 0;
 	if (!(flags & RFX_SEND_MORE))
-		rfx_ring_publish(&s->out);
+		publish(c, s);
 	return 0;
 }
 
@@ -379,7 +416,7 @@ int rfx_flush(struct rfx_client *c)
 		return -EINVAL;
 	for (uint32_t i = 0; i < c->nshards; i++)
 		if (!c->sh[i].err)
-			rfx_ring_publish(&c->sh[i].out);
+			publish(c, &c->sh[i]);
 	return 0;
 }
 

@@ -270,6 +270,9 @@ static int reload_tail(struct rfx_ring_consumer *c)
 	uint64_t t = atomic_load_explicit(&c->shm->tail, memory_order_acquire);
 
 	if ((t & 7u) || t - c->tail_cache > c->cap || t - c->head > c->cap) {
+		c->why = (t & 7u) ? "tail not 8-byte aligned"
+			 : c->tail_cache - t <= c->cap ? "tail moved backwards"
+					     : "tail more than a ring capacity ahead";
 		c->err = RFX_EPROTO;
 		return RFX_EPROTO;
 	}
@@ -304,16 +307,23 @@ int rfx_ring_peek(struct rfx_ring_consumer *c, struct rfx_ring_rec *rec)
 		len = h[0];
 		type = h[1];
 		if (type == RFX_RING_TYPE_PAD) {
-			if ((uint64_t)len + RFX_RING_REC_HDR != room || avail < room)
+			if ((uint64_t)len + RFX_RING_REC_HDR != room || avail < room) {
+				c->why = "padding record does not end at the wrap";
 				goto proto;
+			}
 			c->head += room;        /* skip to the wrap; nothing to hand out */
 			c->next = c->head;
 			continue;
 		}
 		total = align8((uint64_t)RFX_RING_REC_HDR + len);
 		if (type == 0 || type > RFX_RING_TYPE_MAX || len > c->max_payload ||
-		    total > room || total > avail)
+		    total > room || total > avail) {
+			c->why = type == 0 || type > RFX_RING_TYPE_MAX ? "reserved record type"
+				 : len > c->max_payload ? "record length above the ring's maximum"
+				 : total > room ? "record crosses the end of the data area"
+						: "record longer than the bytes published";
 			goto proto;
+		}
 		rec->data = c->data + off + RFX_RING_REC_HDR;
 		rec->len = len;
 		rec->type = type;
@@ -323,6 +333,11 @@ int rfx_ring_peek(struct rfx_ring_consumer *c, struct rfx_ring_rec *rec)
 proto:
 	c->err = RFX_EPROTO;
 	return RFX_EPROTO;
+}
+
+const char *rfx_ring_consumer_why(const struct rfx_ring_consumer *c)
+{
+	return c->err && c->why ? c->why : "no error";
 }
 
 void rfx_ring_consume(struct rfx_ring_consumer *c)

@@ -85,6 +85,7 @@ struct rfx_ring_consumer {
 	uint64_t next;        /* position after the peeked record; == head: none */
 	uint32_t max_payload;
 	int err;
+	const char *why;      /* with err: what was wrong (static text, for logs) */
 };
 
 /* A record seen by the consumer. `data` points into shared memory and stays
@@ -160,6 +161,10 @@ uint64_t rfx_ring_free_cached(const struct rfx_ring_producer *p);
  * impossible tail or record: the handle stays failed). Peeking twice returns
  * the same record. */
 int rfx_ring_peek(struct rfx_ring_consumer *c, struct rfx_ring_rec *rec);
+
+/* After RFX_EPROTO from the consumer: a short description of what the
+ * producer wrote wrong (static text, never NULL). */
+const char *rfx_ring_consumer_why(const struct rfx_ring_consumer *c);
 
 /* Consume the record returned by the last rfx_ring_peek (private; the space
  * goes back to the producer at rfx_ring_release). */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@ _Static_assert(offsetof(struct rfx_seg_hdr, instance) == 96, "instance offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, shard_pid) == 256, "shard_pid offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, generation) == 272, "generation offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, heartbeat_ns) == 384, "heartbeat offset");
+_Static_assert(offsetof(struct rfx_seg_hdr, sleeping) == 512, "sleeping offset");
 _Static_assert(sizeof(struct rfx_session_info) == 96, "session info size");
 _Static_assert(sizeof(struct rfx_dir_entry) == 128, "directory entry size");
 _Static_assert(sizeof(struct rfx_slot_ctl) == RFX_SEG_SLOT_CTL_SIZE, "slot control size");
@@ -62,6 +65,23 @@ int rfx_seg_name(char *buf, size_t n, const char *instance, uint32_t shard)
 		return -EINVAL;
 	w = snprintf(buf, n, "/ringfix.%s.%u", instance, shard);
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+int rfx_seg_wake_addr(struct sockaddr_un *addr, const char *instance, uint32_t shard)
+{
+	int w;
+
+	if (!addr || !instance || !instance_ok(instance))
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	/* Abstract namespace (leading NUL): no file to clean up after a crash,
+	 * and the name frees itself when the shard's socket closes. */
+	w = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "ringfix.%s.%u.wake",
+		     instance, shard);
+	if (w < 0 || (size_t)w >= sizeof(addr->sun_path) - 1)
+		return -ENAMETOOLONG;
+	return (int)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)w);
 }
 
 static int ring_cap_ok(uint64_t c)

@@ -50,6 +50,7 @@ enum rfx_counter {
 	RFX_CTR_MSGS_IN, RFX_CTR_MSGS_OUT, RFX_CTR_BYTES_IN, RFX_CTR_BYTES_OUT,
 	RFX_CTR_REJECTS, RFX_CTR_RESENDS, RFX_CTR_RING_FULL,
 	RFX_CTR_CLIENTS_ATTACHED, RFX_CTR_CLIENTS_REAPED, RFX_CTR_CLIENT_PROTO_ERRORS,
+	RFX_CTR_WAKEUPS,              /* block idle: sleeps a client's datagram ended */
 	RFX_CTR_COUNT
 };
 #define RFX_SEG_HIST_BUCKETS 64      /* latency histogram: bucket i = [2^i, 2^(i+1)) ns */
@@ -83,7 +84,14 @@ struct rfx_seg_hdr {
 	uint8_t pad1[128 - 24];
 	/* Written every loop turn: its own line. */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
-	uint8_t pad2[RFX_SEG_HDR_SIZE - 392];
+	uint8_t pad2[128 - 8];
+	/* Block idle: 1 while the shard may sleep in the kernel. A client that
+	 * publishes and then sees 1 sends a datagram to the shard's wake socket
+	 * (rfx_seg_wake_addr). Read on every client publish: its own line.
+	 * Zero in a segment of a shard that never sleeps (older ones too). */
+	_Atomic uint32_t sleeping;
+	uint32_t reserved2;
+	uint8_t pad3[RFX_SEG_HDR_SIZE - 520];
 };
 
 /* Session directory entry, updated by the shard under a seqlock. */
@@ -145,6 +153,12 @@ struct rfx_seg {
 /* "/ringfix.<instance>.<shard>" into buf. Returns 0, -EINVAL (instance not
  * [A-Za-z0-9_-]{1,31}) or -ENAMETOOLONG. */
 int rfx_seg_name(char *buf, size_t n, const char *instance, uint32_t shard);
+
+/* The shard's wake socket: a unix datagram socket in the abstract namespace,
+ * "\0ringfix.<instance>.<shard>.wake". Fills *addr and returns its length,
+ * or -EINVAL / -ENAMETOOLONG. */
+struct sockaddr_un;
+int rfx_seg_wake_addr(struct sockaddr_un *addr, const char *instance, uint32_t shard);
 
 /* Total bytes of a segment with these parameters (0 if they are invalid). */
 size_t rfx_seg_size(const struct rfx_seg_params *prm);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -20,6 +22,7 @@ struct client {
 	uint32_t gen;
 	int dirty;                /* out ring has unpublished records */
 	int draining;             /* gone: replies no longer matter */
+	int dead;                 /* found dead outside reap: reclaim after this poll */
 	uint64_t hb_last;         /* last heartbeat value seen, and when */
 	int64_t hb_seen_ns;
 	struct rfx_ring_consumer in;
@@ -34,6 +37,8 @@ struct rfx_server {
 	struct client *clients;
 	uint32_t *active;         /* indices of active clients, for the hot loop */
 	uint32_t nactive;
+	uint32_t ndead;           /* clients marked dead, reclaimed at the end of poll */
+	int wake_fd;              /* block idle: clients' datagrams end our sleep; < 0: -errno */
 	char why[160];
 };
 
@@ -49,6 +54,26 @@ static int pidfd_open_(pid_t pid)
 	errno = ENOSYS;
 	return -1;
 #endif
+}
+
+/* The wake socket; a failure (say the name is taken) is not fatal: the
+ * shard then wakes only on its own timeouts. Returns the fd or -errno. */
+static int wake_open(const char *instance, uint32_t shard)
+{
+	struct sockaddr_un a;
+	int len = rfx_seg_wake_addr(&a, instance, shard), fd, rc;
+
+	if (len < 0)
+		return len;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, (socklen_t)len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 int rfx_server_new(struct rfx_server **out, const struct rfx_server_params *prm)
@@ -76,6 +101,7 @@ int rfx_server_new(struct rfx_server **out, const struct rfx_server_params *prm)
 		s->session_client[i] = -1;
 	for (uint32_t i = 0; i < s->seg.max_clients; i++)
 		s->clients[i].pidfd = -1;
+	s->wake_fd = wake_open(prm->instance, prm->shard);
 	*out = s;
 	return 0;
 
@@ -96,6 +122,8 @@ void rfx_server_free(struct rfx_server *s)
 	for (uint32_t i = 0; i < s->seg.max_clients; i++)
 		if (s->clients[i].pidfd >= 0)
 			close(s->clients[i].pidfd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	rfx_seg_close(&s->seg);
 	free(s->active);
 	free(s->clients);
@@ -161,6 +189,55 @@ void rfx_server_heartbeat(struct rfx_server *s, int64_t now_ns)
 	atomic_store_explicit(&s->seg.hdr->heartbeat_ns, (uint64_t)now_ns, memory_order_relaxed);
 }
 
+/* ---- block idle: sleeping and being woken ------------------------------- */
+
+int rfx_server_wake_fd(const struct rfx_server *s)
+{
+	return s->wake_fd;
+}
+
+int rfx_server_sleep(struct rfx_server *s)
+{
+	if (s->wake_fd < 0)
+		return 0;
+	atomic_store_explicit(&s->seg.hdr->sleeping, 1, memory_order_relaxed);
+	/* Dekker pattern with the client's publish (client.c, kick): we store
+	 * `sleeping` then load each tail; a client stores its tail then loads
+	 * `sleeping`. With a seq_cst fence between store and load on both
+	 * sides, at least one sees the other: we find its records and stay
+	 * awake, or it finds us asleep and sends the datagram. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		struct rfx_ring_consumer *in = &s->clients[s->active[k]].in;
+
+		if (in->tail_cache != in->head ||
+		    atomic_load_explicit(&in->shm->tail, memory_order_relaxed) != in->head) {
+			atomic_store_explicit(&s->seg.hdr->sleeping, 0, memory_order_relaxed);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void rfx_server_awake(struct rfx_server *s)
+{
+	atomic_store_explicit(&s->seg.hdr->sleeping, 0, memory_order_relaxed);
+}
+
+int rfx_server_wake_drain(struct rfx_server *s)
+{
+	char b[16];
+	int n = 0;
+
+	if (s->wake_fd < 0)
+		return 0;
+	while (recv(s->wake_fd, b, sizeof(b), 0) >= 0)
+		n++;
+	if (n)
+		rfx_seg_count(&s->seg, RFX_CTR_WAKEUPS, 1);
+	return n;
+}
+
 /* ---- client lifecycle (cold) ------------------------------------------- */
 
 static void drop_active(struct rfx_server *s, uint32_t ci)
@@ -204,6 +281,19 @@ static void reclaim(struct rfx_server *s, uint32_t ci)
 	rfx_ring_format(rfx_seg_ring_to_client(&s->seg, ci), s->seg.ring_to_client);
 	atomic_store_explicit(&sl->owner, RFX_SLOT_OWNER(0, RFX_SLOT_FREE), memory_order_release);
 	rfx_seg_count(&s->seg, RFX_CTR_CLIENTS_REAPED, 1);
+}
+
+static void report(const struct rfx_server_ops *ops, void *ctx, uint32_t ci, int reason,
+		   const char *why);
+
+/* A dead client: act on everything it published, then free its slot. */
+static void reap_dead(struct rfx_server *s, uint32_t ci, const struct rfx_server_ops *ops,
+		      void *ctx)
+{
+	drain(s, ci, ops, ctx);
+	if (s->clients[ci].active)
+		report(ops, ctx, ci, RFX_EDEAD, "client process died");
+	reclaim(s, ci);
 }
 
 static int client_alive(struct client *c)
@@ -260,10 +350,7 @@ static void accept_client(struct rfx_server *s, uint32_t ci, pid_t pid,
 	if (!alive) {
 		/* Attached, sent and died before we looked: still act on what
 		 * it published, then reclaim. */
-		drain(s, ci, ops, ctx);
-		if (c->active)
-			report(ops, ctx, ci, RFX_EDEAD, "client process died");
-		reclaim(s, ci);
+		reap_dead(s, ci, ops, ctx);
 	}
 }
 
@@ -308,12 +395,8 @@ int rfx_server_reap(struct rfx_server *s, const struct rfx_server_ops *ops, void
 			} else if (c->pidfd < 0) {
 				check = now - c->hb_seen_ns > s->stale_ns;
 			}
-			if (check && !client_alive(c)) {
-				drain(s, ci, ops, ctx);
-				if (c->active)
-					report(ops, ctx, ci, RFX_EDEAD, "client process died");
-				reclaim(s, ci);
-			}
+			if (check && !client_alive(c))
+				reap_dead(s, ci, ops, ctx);
 			continue;
 		}
 		/* A slot we do not serve yet. */
@@ -494,8 +577,23 @@ static int handle(struct rfx_server *s, uint32_t ci, const struct rfx_ring_rec *
 		    rfx_seg_dir_read(&s->seg, h.session, &info) < 0 || strcmp(info.id, h.id))
 			rc = RFX_ENOSESSION;
 		else if (s->session_client[h.session] >= 0 &&
-			 s->session_client[h.session] != (int32_t)ci)
+			 s->session_client[h.session] != (int32_t)ci) {
+			struct client *holder = &s->clients[s->session_client[h.session]];
+
+			/* A strategy restarted after a crash binds before the
+			 * periodic reap noticed its predecessor died: look now
+			 * (cold: one pidfd poll or /proc read). A dead holder is
+			 * reclaimed at the end of this poll and the bind retried
+			 * next turn, instead of a spurious -EBUSY. */
+			if (holder->dead)
+				return 1;
+			if (!c->draining && !client_alive(holder)) {
+				holder->dead = 1;
+				s->ndead++;
+				return 1;
+			}
 			rc = -EBUSY;
+		}
 		else if (ops && ops->on_bind)
 			rc = ops->on_bind(ctx, ci, h.session, h.replay_from);
 		if (rc < 0) {
@@ -580,9 +678,11 @@ static int poll_client(struct rfx_server *s, uint32_t ci, const struct rfx_serve
 	if (rc == RFX_EPROTO) {
 		if (c->in.err)
 			snprintf(s->why, sizeof(s->why),
-				 "impossible ring position or record header "
-				 "(client->shard ring, near byte %llu)",
-				 (unsigned long long)c->in.head);
+				 "client->shard ring: %s (pid %d, at byte %llu, tail %llu)",
+				 rfx_ring_consumer_why(&c->in), (int)c->pid,
+				 (unsigned long long)c->in.head,
+				 (unsigned long long)atomic_load_explicit(&c->in.shm->tail,
+									  memory_order_relaxed));
 		rfx_server_detach(s, ci, RFX_EPROTO, s->why, ops, ctx);
 		*gone = 1;
 	} else if (c->out.err) {
@@ -617,6 +717,13 @@ int rfx_server_poll(struct rfx_server *s, const struct rfx_server_ops *ops, void
 		total += poll_client(s, s->active[k], ops, ctx, budget, &gone);
 		if (gone)
 			k--; /* detach moved another client into position k */
+	}
+	if (s->ndead) {
+		/* Outside the loop above: reclaiming reorders s->active. */
+		for (uint32_t ci = 0; ci < s->seg.max_clients; ci++)
+			if (s->clients[ci].dead)
+				reap_dead(s, ci, ops, ctx);
+		s->ndead = 0;
 	}
 	return total;
 }

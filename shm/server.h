@@ -104,6 +104,23 @@ int rfx_server_send_failed(struct rfx_server *s, uint32_t client, uint32_t sessi
 /* Publish everything queued, once per loop turn. Hot. */
 void rfx_server_flush(struct rfx_server *s);
 
+/* Block idle. The shard creates a unix datagram socket at
+ * rfx_seg_wake_addr (rfx_server_wake_fd: the fd, or -errno when that failed
+ * and the shard must rely on bounded sleeps); clients send it a datagram
+ * after a publish when the segment says the shard sleeps.
+ *
+ * rfx_server_sleep: call right before sleeping. Sets `sleeping`, then looks
+ * at every client ring once more; returns 1 (flag cleared again) when one
+ * has unread records, so the caller must not sleep; 0: go to sleep.
+ * rfx_server_awake: call after the sleep, whatever ended it.
+ * rfx_server_wake_drain: call when the wake fd polls readable; reads every
+ * pending datagram, counts one RFX_CTR_WAKEUPS, returns how many it read.
+ * Shard thread; the sleep check costs one fence and a load per client. */
+int rfx_server_wake_fd(const struct rfx_server *s);
+int rfx_server_sleep(struct rfx_server *s);
+void rfx_server_awake(struct rfx_server *s);
+int rfx_server_wake_drain(struct rfx_server *s);
+
 /* Cut a client off: its slot shows RFX_SLOT_DETACHED and `reason`; the slot is
  * reclaimed once the client process detaches or dies. Reports on_detach. */
 void rfx_server_detach(struct rfx_server *s, uint32_t client, int reason, const char *why,

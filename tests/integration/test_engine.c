@@ -110,6 +110,7 @@ struct strat {
 	unsigned orders_back;
 	unsigned logons;
 	uint64_t last_seq;
+	unsigned out_of_order;  /* a MsgSeqNum not above the previous one */
 };
 
 static void st_msg(void *ctx, const struct rfx_message *m)
@@ -117,6 +118,8 @@ static void st_msg(void *ctx, const struct rfx_message *m)
 	struct strat *s = ctx;
 	if (m->msg_type_len == 1 && m->msg_type[0] == 'D')
 		s->orders_back++;
+	if (m->seq <= s->last_seq)
+		s->out_of_order++;
 	s->last_seq = m->seq;
 }
 
@@ -156,28 +159,37 @@ static int attach_logged_on(struct env *e, struct rfx_client **c, struct strat *
 	return h;
 }
 
-static void order_flow(struct rfx_client *c, int h, struct strat *s, unsigned n)
+/* Sends n NewOrderSingles and polls with hd/ctx until *answers (counted
+ * by hd) has grown by n. */
+static void flow(struct rfx_client *c, int h, const struct rfx_handler *hd, void *ctx,
+		 const unsigned *answers, unsigned n)
 {
-	unsigned want = s->orders_back + n;
+	unsigned want = *answers + n;
 	for (unsigned i = 0; i < n; i++) {
 		char body[256];
 		int len = snprintf(body, sizeof(body),
-				   "35=D\00111=ord-%u-%u\00121=1\00155=ABC\00154=1\001"
+				   "35=D\00111=ord-%u-%u-%u\00121=1\00155=ABC\00154=1\001"
 				   "60=20260101-00:00:00\00140=1\00138=100\001",
-				   (unsigned)getpid(), i);
+				   (unsigned)getpid(), want, i);
 		int rc;
 		while ((rc = rfx_send(c, h, body, (uint32_t)len, i, 0)) == RFX_EFULL)
-			rfx_poll(c, &handler, s, 64);
+			rfx_poll(c, hd, ctx, 64);
 		cr_assert_eq(rc, 0, "send: %s", rfx_strerror(rc));
 	}
 	int64_t end = now_ms() + 10000;
-	while (s->orders_back < want) {
-		int rc = rfx_poll(c, &handler, s, 64);
+	while (*answers < want) {
+		int rc = rfx_poll(c, hd, ctx, 64);
 		cr_assert_geq(rc, 0, "poll: %s", rfx_strerror(rc));
-		cr_assert(now_ms() < end, "%u of %u orders came back", s->orders_back, want);
+		cr_assert(now_ms() < end, "%u of %u orders answered", *answers - (want - n), n);
 		if (rc == 0)
 			usleep(1000);
 	}
+}
+
+/* Orders echoed back by `ringfix echo` at the venue. */
+static void order_flow(struct rfx_client *c, int h, struct strat *s, unsigned n)
+{
+	flow(c, h, &handler, s, &s->orders_back, n);
 }
 
 Test(engine, initiator_acceptor_order_flow_logout, .timeout = 60)
@@ -210,15 +222,21 @@ static int connect_port(int port)
 	return fd;
 }
 
-static void send_fix(int fd, const char *begin, const char *body)
+/* A framed FIX message; a CheckSum off by `ck_delta` when that is not 0. */
+static void send_fix_ck(int fd, const char *begin, const char *body, unsigned ck_delta)
 {
 	char msg[1024];
 	int n = snprintf(msg, sizeof(msg), "8=%s\0019=%zu\001%s", begin, strlen(body), body);
-	unsigned sum = 0;
+	unsigned sum = ck_delta;
 	for (int i = 0; i < n; i++)
 		sum += (unsigned char)msg[i];
 	n += snprintf(msg + n, sizeof(msg) - (size_t)n, "10=%03u\001", sum % 256);
 	cr_assert_eq(write(fd, msg, (size_t)n), n);
+}
+
+static void send_fix(int fd, const char *begin, const char *body)
+{
+	send_fix_ck(fd, begin, body, 0);
 }
 
 /* The acceptor's allow-list: a Logon for a session it does not have is
@@ -493,5 +511,461 @@ Test(engine, many_sessions_two_shards, .timeout = 180)
 		usleep(100000);
 	cr_expect_eq(up, n, "%u of %u bank sessions logged on", up, n);
 	cr_expect_eq(active_sessions(e.venue, 2), n);
+	finish(&e);
+}
+
+/* ---- strategy crashes: it_strategy killed under traffic ----------------- */
+
+struct journal {
+	unsigned fills, sent, failed, replayed;
+	uint64_t *seqs;
+	char (*ids)[72];
+	unsigned cap;
+};
+
+/* Reads an it_strategy journal: "F seq id flags" (strategy), "E id" (venue),
+ * "X tag reason" (send failure). */
+static void journal_read(const char *path, struct journal *j)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	memset(j, 0, sizeof(*j));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long seq;
+		unsigned flags;
+		char id[72];
+		if (j->fills + j->sent == j->cap) {
+			j->cap = j->cap ? 2 * j->cap : 1024;
+			j->seqs = realloc(j->seqs, j->cap * sizeof(*j->seqs));
+			j->ids = realloc(j->ids, j->cap * sizeof(*j->ids));
+			cr_assert(j->seqs && j->ids);
+		}
+		unsigned k = j->fills + j->sent;
+		if (sscanf(line, "F %llu %71s %u", &seq, id, &flags) == 3) {
+			j->seqs[k] = seq;
+			strcpy(j->ids[k], id);
+			j->fills++;
+			j->replayed += (flags & RFX_MSG_REPLAY) != 0;
+		} else if (sscanf(line, "E %71s", id) == 1) {
+			j->seqs[k] = 0;
+			strcpy(j->ids[k], id);
+			j->sent++;
+		} else if (line[0] == 'X') {
+			j->failed++;
+		} else {
+			cr_assert_fail("%s: bad journal line '%s'", path, line);
+		}
+	}
+	fclose(f);
+}
+
+static void journal_free(struct journal *j)
+{
+	free(j->seqs);
+	free(j->ids);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static pid_t spawn_strategy(const char *mode, const char *instance, const char *session,
+			    const char *journal, const char *orders, const char *log)
+{
+	return spawn(log, (char *[]){(char *)bin("IT_STRATEGY"), (char *)mode, (char *)instance,
+				     (char *)session, (char *)journal, (char *)orders, NULL});
+}
+
+/* Strategy processes SIGKILLed at random moments while orders and fills
+ * flow (RFX_TEST_KILLS, default 25): each successor binds at once (the
+ * dead holder's binding is reclaimed on the spot, no -EBUSY), replays from
+ * its journal, and in the end every fill the venue sent is in the journal
+ * exactly once — no loss, no duplicate, whatever the kills hit. */
+Test(engine, strategy_sigkill_every_fill_exactly_once, .timeout = 180)
+{
+	struct env e = {0};
+	char vj[600], sj[600], log[600];
+	unsigned kills = getenv("RFX_TEST_KILLS") ? (unsigned)atoi(getenv("RFX_TEST_KILLS")) : 25;
+	start_opts(&e, false, "");
+	snprintf(vj, sizeof(vj), "%s/venue.journal", e.dir);
+	snprintf(sj, sizeof(sj), "%s/strategy.journal", e.dir);
+	snprintf(log, sizeof(log), "%s/venue-app.log", e.dir);
+	pid_t venue_app = spawn_strategy("venue", e.venue, "FIX.4.4:VENUE->BANK", vj, "0", log);
+	wait_log(log, "bound", 10000);
+
+	unsigned seed = (unsigned)now_ms();
+	fprintf(stderr, "strategy_sigkill: seed %u, %u kills\n", seed, kills);
+	srand(seed);
+	for (unsigned i = 0; i < kills; i++) {
+		snprintf(log, sizeof(log), "%s/strategy-%u.log", e.dir, i);
+		pid_t p = spawn_strategy("strat", e.bank, "FIX.4.4:BANK->VENUE", sj, "1000000",
+					 log);
+		if (i == 0) {
+			/* Let the session log on and the traffic start. */
+			wait_log(log, "bound", 10000);
+			usleep(1000000);
+		} else {
+			usleep(20000 + (useconds_t)(rand() % 180) * 1000);
+		}
+		cr_assert_eq(kill(p, SIGKILL), 0);
+		int st;
+		cr_assert_eq(waitpid(p, &st, 0), p);
+		cr_assert(WIFSIGNALED(st), "strategy %u exited on its own (status %d), see %s", i,
+			  st, log);
+		cr_assert(!log_has(log, "bind failed"), "strategy %u could not bind, see %s", i, log);
+	}
+	/* The survivor sends nothing more, it only catches up. */
+	snprintf(log, sizeof(log), "%s/strategy-last.log", e.dir);
+	pid_t last = spawn_strategy("strat", e.bank, "FIX.4.4:BANK->VENUE", sj, "0", log);
+	wait_log(log, "bound", 10000);
+
+	/* Every fill the venue sent reaches the journal. */
+	struct journal v, s;
+	int64_t end = now_ms() + 30000;
+	for (;;) {
+		journal_read(vj, &v);
+		journal_read(sj, &s);
+		if (s.fills >= v.sent || now_ms() > end)
+			break;
+		journal_free(&v);
+		journal_free(&s);
+		usleep(100000);
+	}
+	usleep(300000); /* anything more would be a duplicate */
+	journal_free(&s);
+	journal_read(sj, &s);
+	cr_expect_eq(stop(last), 0, "last strategy exit status");
+	cr_expect_eq(stop(venue_app), 0, "venue app exit status");
+	fprintf(stderr, "strategy_sigkill: %u fills sent, %u journaled (%u replayed)\n", v.sent,
+		s.fills, s.replayed);
+	cr_expect_eq(v.failed, 0, "the venue app saw %u send failures", v.failed);
+	cr_expect_gt(v.sent, 200, "too little traffic (%u fills) to prove anything", v.sent);
+	cr_expect_gt(s.replayed, 0, "no fill was ever replayed: the kills proved nothing");
+	cr_expect_eq(s.fills, v.sent, "%u fills journaled, %u sent", s.fills, v.sent);
+	/* No MsgSeqNum twice, no ExecID twice, and the same ExecIDs. */
+	qsort(s.seqs, s.fills, sizeof(*s.seqs), cmp_u64);
+	for (unsigned i = 1; i < s.fills; i++)
+		cr_expect_neq(s.seqs[i], s.seqs[i - 1], "MsgSeqNum %llu delivered twice",
+			      (unsigned long long)s.seqs[i]);
+	qsort(s.ids, s.fills, sizeof(*s.ids), cmp_id);
+	qsort(v.ids, v.sent, sizeof(*v.ids), cmp_id);
+	for (unsigned i = 0; i < s.fills && i < v.sent; i++) {
+		cr_expect_str_eq(s.ids[i], v.ids[i], "ExecIDs differ at %u (duplicate or loss)", i);
+		if (strcmp(s.ids[i], v.ids[i]))
+			break;
+	}
+	journal_free(&v);
+	journal_free(&s);
+	finish(&e);
+}
+
+/* ---- a hostile peer on the socket --------------------------------------- */
+
+/* Reads from fd until `want` (SOH written as |) is in what arrived since the
+ * last call, or fails after ms. Returns the bytes after the match start. */
+struct peer_in {
+	char buf[16384];
+	size_t len, seen;
+};
+
+static const char *peer_expect(int fd, struct peer_in *in, const char *want, int ms)
+{
+	char pat[256];
+	size_t pl = strlen(want);
+	cr_assert_lt(pl, sizeof(pat));
+	for (size_t i = 0; i <= pl; i++)
+		pat[i] = want[i] == '|' ? '\001' : want[i];
+	int64_t end = now_ms() + ms;
+	for (;;) {
+		const char *hit = memmem(in->buf + in->seen, in->len - in->seen, pat, pl);
+		if (hit) {
+			in->seen = (size_t)(hit - in->buf) + pl;
+			return hit;
+		}
+		cr_assert(now_ms() < end, "no '%s' from the shard within %d ms", want, ms);
+		cr_assert_lt(in->len, sizeof(in->buf) - 1);
+		ssize_t n = read(fd, in->buf + in->len, sizeof(in->buf) - 1 - in->len);
+		cr_assert_gt(n, 0, "connection closed while waiting for '%s'", want);
+		in->len += (size_t)n;
+	}
+}
+
+static void utc_now(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, n, "%Y%m%d-%H:%M:%S", &tm);
+}
+
+struct fills {
+	unsigned n;
+	unsigned possdup_replays;
+	uint64_t seqs[8];
+	uint32_t flags[8];
+	unsigned raw;
+};
+
+static void fl_msg(void *ctx, const struct rfx_message *m)
+{
+	struct fills *f = ctx;
+	if (m->msg_type_len == 1 && m->msg_type[0] == '8')
+		f->n++;
+	if (m->msg_type_len == 1 && m->msg_type[0] == 'D' && f->raw < 8) {
+		f->seqs[f->raw] = m->seq;
+		f->flags[f->raw++] = m->flags;
+	}
+}
+
+static const struct rfx_handler fills_handler = {fl_msg, NULL, NULL};
+
+/* The bank sends `n` orders, the venue app fills each: every fill returns. */
+static void fill_flow(struct rfx_client *c, int h, struct fills *f, unsigned n)
+{
+	flow(c, h, &fills_handler, f, &f->n, n);
+}
+
+/* A logged-on peer that sends malformed messages gets FIX's answers (a
+ * garbled message is ignored, a missing SendingTime is rejected with
+ * 373=1, a wrong BeginString ends in Logout) while the neighbour session on
+ * the same shard keeps trading; its PossDup message keeps the flag when a
+ * client replays it from the store. */
+Test(engine, malformed_peer_gets_fix_answers_and_shard_survives, .timeout = 90)
+{
+	struct env e = {0};
+	struct strat st = {0};
+	struct fills f = {0};
+	struct rfx_client *c = NULL;
+	char extra[512], log[600], vj[600], body[512], ts[32];
+	int port = free_port();
+	snprintf(extra, sizeof(extra),
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
+		 "TargetCompID=RAW\nSocketAcceptPort=%d\n", port);
+	start_opts(&e, false, extra);
+	snprintf(vj, sizeof(vj), "%s/venue.journal", e.dir);
+	snprintf(log, sizeof(log), "%s/venue-app.log", e.dir);
+	pid_t venue_app = spawn_strategy("venue", e.venue, "FIX.4.4:VENUE->BANK", vj, "0", log);
+	wait_log(log, "bound", 10000);
+	int h = attach_logged_on(&e, &c, &st);
+	fill_flow(c, h, &f, 20);
+
+	int fd = connect_port(port);
+	struct peer_in in = {0};
+	utc_now(ts, sizeof(ts));
+	snprintf(body, sizeof(body), "35=A\00134=1\00149=RAW\00152=%s\00156=VENUE\00198=0\001108=30\001",
+		 ts);
+	send_fix(fd, "FIX.4.4", body);
+	peer_expect(fd, &in, "|35=A|", 5000);
+	snprintf(body, sizeof(body), "35=D\00134=2\00149=RAW\00152=%s\00156=VENUE\00111=r1\001"
+		 "21=1\00155=ABC\00154=1\00160=%s\00140=1\00138=1\001", ts, ts);
+	send_fix(fd, "FIX.4.4", body);
+	snprintf(body, sizeof(body), "35=D\00134=3\00143=Y\00149=RAW\00152=%s\00156=VENUE\001"
+		 "122=%s\00111=r2\00121=1\00155=ABC\00154=1\00160=%s\00140=1\00138=1\001", ts, ts, ts);
+	send_fix(fd, "FIX.4.4", body);
+	/* Noise between messages, then a CheckSum that does not add up:
+	 * garbled, ignored without consuming a sequence number (FIX TC 2d). */
+	const char noise[] = "\xff\xfe garbage\001 9=12\001 10=000\001";
+	cr_assert_eq(write(fd, noise, sizeof(noise) - 1), (ssize_t)sizeof(noise) - 1);
+	snprintf(body, sizeof(body), "35=1\00134=4\00149=RAW\00152=%s\00156=VENUE\001112=BAD\001", ts);
+	send_fix_ck(fd, "FIX.4.4", body, 7);
+	snprintf(body, sizeof(body), "35=1\00134=4\00149=RAW\00152=%s\00156=VENUE\001112=T1\001", ts);
+	send_fix(fd, "FIX.4.4", body);
+	peer_expect(fd, &in, "|35=0|", 5000);
+	peer_expect(fd, &in, "|112=T1|", 5000);
+	cr_expect_null(memmem(in.buf, in.len, "112=BAD", 7), "the garbled TestRequest was answered");
+	/* No SendingTime: session-level Reject, RefSeqNum 5, tag 52 required. */
+	send_fix(fd, "FIX.4.4", "35=1\00134=5\00149=RAW\00156=VENUE\001112=T2\001");
+	peer_expect(fd, &in, "|35=3|", 5000);
+	peer_expect(fd, &in, "|45=5|", 1000);
+	peer_expect(fd, &in, "|371=52|", 1000);
+	peer_expect(fd, &in, "|373=1|", 1000);
+	/* The wrong BeginString after Logon: Logout (FIX TC 2i). */
+	snprintf(body, sizeof(body), "35=1\00134=6\00149=RAW\00152=%s\00156=VENUE\001112=T3\001", ts);
+	send_fix(fd, "FIX.4.2", body);
+	peer_expect(fd, &in, "|35=5|", 5000);
+	peer_expect(fd, &in, "|58=Incorrect BeginString|", 1000);
+	close(fd);
+
+	/* The neighbour session never stopped. */
+	fill_flow(c, h, &f, 20);
+	snprintf(log, sizeof(log), "%s/venue.log", e.dir);
+	cr_expect(!log_has(log, "restarted"), "the venue shard restarted");
+
+	/* A client binding the RAW session replays its orders from the store:
+	 * replay flags on both, PossDup kept on the second. */
+	struct rfx_client *rc = NULL;
+	cr_assert_eq(rfx_client_attach(&rc, e.venue, NULL), 0);
+	int rh = rfx_bind(rc, "FIX.4.4:VENUE->RAW", 1);
+	cr_assert_geq(rh, 0);
+	int64_t end = now_ms() + 5000;
+	while (f.raw < 2 && now_ms() < end) {
+		cr_assert_geq(rfx_poll(rc, &fills_handler, &f, 64), 0);
+		usleep(1000);
+	}
+	cr_assert_eq(f.raw, 2, "%u of 2 orders replayed", f.raw);
+	cr_expect_eq(f.seqs[0], 2);
+	cr_expect_eq(f.flags[0], RFX_MSG_REPLAY);
+	cr_expect_eq(f.seqs[1], 3);
+	cr_expect_eq(f.flags[1], RFX_MSG_REPLAY | RFX_MSG_POSSDUP, "flags %u", f.flags[1]);
+	rfx_client_detach(rc);
+	rfx_client_detach(c);
+	cr_expect_eq(stop(venue_app), 0, "venue app exit status");
+	finish(&e);
+}
+
+/* ---- a client that writes garbage into its ring -------------------------- */
+
+static unsigned log_count(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A forked client of `instance` that attaches like any strategy, then
+ * breaks its client->shard ring in one of five ways and waits to be
+ * killed. */
+static pid_t garbage_client(const char *instance, int mode, unsigned seed)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct rfx_client *c;
+	struct rfx_seg seg;
+	if (rfx_client_attach(&c, instance, NULL) < 0 || rfx_seg_open(&seg, instance, 0) < 0)
+		_exit(1);
+	srand(seed);
+	usleep((useconds_t)(rand() % 20000)); /* somewhere inside the neighbour's flow */
+	for (uint32_t i = 0; i < seg.max_clients; i++) {
+		struct rfx_slot_ctl *sl = rfx_seg_slot(&seg, i);
+		if (RFX_SLOT_PID(atomic_load(&sl->owner)) != getpid())
+			continue;
+		struct rfx_ring_shm *r = rfx_seg_ring_to_shard(&seg, i);
+		/* First a harmless record (an ack of a session it does not hold),
+		 * read by the shard: it is served, and the damage below happens
+		 * to a ring in use, not before the shard accepted it. */
+		if (rfx_ack(c, 0, 0) < 0)
+			_exit(1);
+		int64_t end = now_ms() + 5000;
+		while (atomic_load(&r->head) != atomic_load(&r->tail) && now_ms() < end)
+			usleep(1000);
+		uint8_t *data = (uint8_t *)r + RFX_RING_HDR_SIZE;
+		uint64_t cap = seg.ring_to_shard, tail = atomic_load(&r->tail);
+		uint32_t hdr[2];
+		struct rfx_ring_producer p;
+		switch (mode) {
+		case 0: /* random bytes, published */
+			for (unsigned k = 0; k < 4096; k++)
+				data[(tail + k) & (cap - 1)] = (uint8_t)rand();
+			atomic_store(&r->tail, tail + 4096);
+			break;
+		case 1: /* a record longer than the ring */
+			hdr[0] = 0x7ffffff0u;
+			hdr[1] = 3; /* RFX_REC_SEND */
+			memcpy(data + (tail & (cap - 1)), hdr, sizeof(hdr));
+			atomic_store(&r->tail, tail + 16);
+			break;
+		case 2: /* tail running backwards, below what the shard read */
+			atomic_store(&r->tail, tail - 8);
+			break;
+		case 3: /* a record type nobody knows */
+			if (rfx_ring_producer_init(&p, r, cap, 0) == 0) {
+				rfx_ring_try_write(&p, 999, "junkjunk", 8);
+				rfx_ring_publish(&p);
+			}
+			break;
+		default: { /* a well-formed bind for a session index beyond the directory */
+			uint8_t b[80] = {0};
+			uint32_t idx = 1u << 20;
+			memcpy(b, &idx, sizeof(idx));
+			if (rfx_ring_producer_init(&p, r, cap, 0) == 0) {
+				rfx_ring_try_write(&p, 1, b, sizeof(b));
+				rfx_ring_publish(&p);
+			}
+			break;
+		}
+		}
+	}
+	for (;;)
+		pause();
+}
+
+/* Five clients, one after the other, each breaking its ring differently
+ * while the neighbour strategy streams orders: each is detached with a log
+ * line naming what it did wrong, and the neighbour's flow stays complete
+ * and in sequence during and after. */
+Test(engine, garbage_writing_client_is_detached_and_neighbour_keeps_trading, .timeout = 120)
+{
+	struct env e = {0};
+	struct strat s = {0};
+	struct rfx_client *c = NULL;
+	char log[512];
+	unsigned sent = 0;
+	start(&e);
+	snprintf(log, sizeof(log), "%s/bank.log", e.dir);
+	int h = attach_logged_on(&e, &c, &s);
+	order_flow(c, h, &s, 50);
+	sent += 50;
+	unsigned seed = (unsigned)now_ms();
+	fprintf(stderr, "garbage_client: seed %u\n", seed);
+	for (int mode = 0; mode < 5; mode++) {
+		pid_t g = garbage_client(e.bank, mode, seed + (unsigned)mode);
+		order_flow(c, h, &s, 200);
+		sent += 200;
+		int64_t end = now_ms() + 5000;
+		while (log_count(log, "peer violated the ring protocol") < (unsigned)mode + 1) {
+			cr_assert(now_ms() < end, "garbage client (mode %d) was not detached", mode);
+			order_flow(c, h, &s, 10);
+			sent += 10;
+		}
+		kill(g, SIGKILL);
+		waitpid(g, NULL, 0);
+		order_flow(c, h, &s, 50);
+		sent += 50;
+	}
+	usleep(100000);
+	rfx_poll(c, &handler, &s, 64);
+	cr_expect_eq(s.orders_back, sent, "%u orders came back for %u sent", s.orders_back, sent);
+	cr_expect_eq(s.out_of_order, 0, "the neighbour saw %u messages out of sequence",
+		     s.out_of_order);
+	/* Each line says what the client did wrong (random bytes, mode 0, may
+	 * fail any of the checks; the count above covers it). */
+	static const char *const reasons[] = {
+		"record length above the ring's maximum", "tail moved backwards",
+		"unknown record type 999", "names session index beyond",
+	};
+	for (unsigned i = 0; i < 4; i++)
+		cr_expect(log_has(log, reasons[i]), "no detach line with '%s' in %s", reasons[i], log);
+	/* IdleStrategy=block: the bank shard slept between orders and the
+	 * strategy's publishes woke it; `ringfix status` shows how often. */
+	char cmd[600], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "'%s' status --instance %s", bin("RINGFIX"), e.bank);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	cr_expect_eq(pclose(p), 0, "ringfix status failed: %s", out);
+	const char *wk = strstr(out, "wakeups=");
+	cr_assert(wk, "no wakeups counter in: %s", out);
+	cr_expect_gt(strtoull(wk + 8, NULL, 10), 0, "the shard was never woken by a client: %s", out);
+	rfx_client_detach(c);
 	finish(&e);
 }

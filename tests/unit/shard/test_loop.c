@@ -832,6 +832,50 @@ Test(loop, idle_block_sleeps_until_timer, .timeout = 10)
 	idle_case(RFX_IDLE_BLOCK);
 }
 
+/* on_sleep: called before and after each block-idle sleep; < 0 vetoes the
+ * sleep, > 0 shortens it (5 s block_max_ns, no timer: only the hook's cap
+ * ends the second turn in time). */
+struct sleep_hook {
+	int64_t ret;
+	int before, after;
+};
+
+static int64_t sleep_hook(struct rfx_loop *l, void *arg, int sleeping)
+{
+	struct sleep_hook *h = arg;
+
+	(void)l;
+	if (!sleeping) {
+		h->after++;
+		return 0;
+	}
+	h->before++;
+	return h->ret;
+}
+
+Test(loop, on_sleep_vetoes_or_shortens_block_sleeps, .timeout = 10)
+{
+	struct sleep_hook h = {.ret = -1};
+	struct rfx_loop_opts o = {.block_max_ns = 5000 * MS, .on_sleep = sleep_hook, .arg = &h};
+	struct rfx_loop *l = new_loop(0, &o);
+	uint64_t t0 = mono(), waits = rfx_loop_stats(l)->waits;
+
+	cr_assert_geq(rfx_loop_turn(l, RFX_TURN_WAIT), 0);
+	cr_expect_eq(h.before, 1);
+	cr_expect_eq(h.after, 0, "no sleep, no wake-up call");
+	cr_expect_eq(rfx_loop_stats(l)->waits, waits);
+	cr_expect_lt(mono() - t0, 1000 * MS);
+	h.ret = 20 * MS;
+	t0 = mono();
+	cr_assert_geq(rfx_loop_turn(l, RFX_TURN_WAIT), 0);
+	cr_expect_eq(h.before, 2);
+	cr_expect_eq(h.after, 1);
+	cr_expect_eq(rfx_loop_stats(l)->waits, waits + 1);
+	cr_expect_geq(mono() - t0, 15 * MS);
+	cr_expect_lt(mono() - t0, 2000 * MS, "the cap did not shorten the sleep");
+	rfx_loop_free(l);
+}
+
 Test(loop, rejects_bad_options, .timeout = 5)
 {
 	struct rfx_loop_opts o = {.buf_count = 100};

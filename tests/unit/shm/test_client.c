@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -581,6 +582,40 @@ Test(client, killed_client_is_reaped_and_its_slot_gets_fresh_rings, .timeout = 3
 	rfx_client_detach(c);
 }
 
+/* A restarted strategy may bind before the periodic reap noticed that its
+ * predecessor, still holding the session, died: the shard looks at once and
+ * hands the session over instead of answering -EBUSY. No reap in between. */
+Test(client, bind_reclaims_a_dead_holder_at_once, .timeout = 30)
+{
+	struct seen sn = {0};
+	struct rfx_client *c;
+	struct got g = {0};
+	pid_t pid;
+
+	start_server();
+	pid = spawn_client(1, 1, 0);
+	serve_until(&sn, 1, 5000000000);
+	cr_assert_eq(rfx_server_session_client(srv, 0), 0, "the child holds the session");
+	cr_assert_eq(rfx_client_attach(&c, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	cr_assert_eq(sn.attach, 2);
+	kill_child(pid);
+	cr_assert_geq(rfx_bind(c, "FIX.4.4:ME->VENUE", 7), 0);
+	for (int turn = 0; turn < 3 && g.events == 0; turn++) {
+		rfx_server_poll(srv, &sops, &sn, 64);
+		rfx_server_flush(srv);
+		rfx_poll(c, &chandler, &g, 64);
+	}
+	cr_assert_eq(g.events, 1);
+	cr_expect_eq(g.last_ev.type, RFX_EV_BOUND, "event %u code %d", g.last_ev.type,
+		     g.last_ev.code);
+	cr_expect_eq(sn.detach, 1, "the dead holder is reported");
+	cr_expect_eq(sn.detach_reason, RFX_EDEAD);
+	cr_expect_eq(rfx_server_session_client(srv, 0), 1);
+	cr_expect_eq(sn.replay_from, 7);
+	rfx_client_detach(c);
+}
+
 Test(client, scribbling_client_is_detached_others_carry_on, .timeout = 30)
 {
 	for (int mode = 1; mode <= 2; mode++) {
@@ -960,4 +995,55 @@ Test(client, client_killed_mid_stream_leaves_a_clean_prefix, .timeout = 60)
 		rfx_server_free(srv);
 		srv = NULL;
 	}
+}
+
+/* ---- block idle: a sleeping shard is woken by the client that publishes -- */
+
+static int wake_pending(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms);
+}
+
+Test(client, sleeping_shard_is_woken_by_a_publish_and_only_then, .timeout = 10)
+{
+	struct seen sn = {0};
+	struct rfx_client *c;
+	struct got g = {0};
+
+	start_server();
+	int fd = rfx_server_wake_fd(srv);
+	cr_assert_geq(fd, 0, "wake socket: %s", rfx_strerror(fd));
+	cr_assert_eq(rfx_client_attach(&c, inst, NULL), 0);
+	rfx_server_reap(srv, &sops, &sn);
+	/* Awake shard: a publish makes no system call, nothing arrives. */
+	int s = rfx_bind(c, "FIX.4.4:ME->VENUE", 0);
+	cr_assert_geq(s, 0);
+	cr_expect_eq(wake_pending(fd, 50), 0);
+	/* Records already published: the shard must not sleep. */
+	cr_expect_eq(rfx_server_sleep(srv), 1);
+	cr_expect_eq(atomic_load(&rfx_server_seg(srv)->hdr->sleeping), 0);
+	rfx_server_poll(srv, &sops, &sn, 64);
+	rfx_server_flush(srv);
+	cr_assert_eq(rfx_poll(c, &chandler, &g, 64), 1);
+	/* Nothing pending: it sleeps, and the next publish wakes it. */
+	cr_assert_eq(rfx_server_sleep(srv), 0);
+	cr_assert_eq(rfx_send(c, s, "35=D\x01" "11=A\x01", 10, 1, 0), 0);
+	cr_expect_eq(wake_pending(fd, 2000), 1, "no wake-up datagram");
+	cr_expect_geq(rfx_server_wake_drain(srv), 1);
+	rfx_server_awake(srv);
+	cr_expect_eq(atomic_load(&rfx_seg_counters(rfx_server_seg(srv))[RFX_CTR_WAKEUPS]), 1);
+	/* Batched sends wake only when published. */
+	cr_assert_eq(rfx_server_sleep(srv), 1, "the send above is still unread");
+	rfx_server_poll(srv, &sops, &sn, 64);
+	cr_expect_eq(sn.sends, 1);
+	cr_assert_eq(rfx_server_sleep(srv), 0);
+	cr_assert_eq(rfx_send(c, s, "35=D\x01" "11=B\x01", 10, 2, RFX_SEND_MORE), 0);
+	cr_expect_eq(wake_pending(fd, 50), 0);
+	cr_assert_eq(rfx_flush(c), 0);
+	cr_expect_eq(wake_pending(fd, 2000), 1);
+	cr_expect_eq(rfx_server_wake_drain(srv), 1);
+	rfx_server_awake(srv);
+	rfx_client_detach(c);
 }
