@@ -98,3 +98,8 @@ void rfx_wk_shm_count(struct rfx_server *s, int ctr, uint64_t n)
 {
 	rfx_seg_count(rfx_server_seg(s), (enum rfx_counter)ctr, n);
 }
+
+struct rfx_mailbox *rfx_wk_shm_mailbox(struct rfx_server *s)
+{
+	return &rfx_server_seg(s)->hdr->mailbox;
+}

@@ -18,6 +18,7 @@ _Static_assert(offsetof(struct rfx_seg_hdr, instance) == 96, "instance offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, shard_pid) == 256, "shard_pid offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, generation) == 272, "generation offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, heartbeat_ns) == 384, "heartbeat offset");
+_Static_assert(offsetof(struct rfx_seg_hdr, mailbox) == 512, "mailbox offset");
 _Static_assert(sizeof(struct rfx_session_info) == 96, "session info size");
 _Static_assert(sizeof(struct rfx_dir_entry) == 128, "directory entry size");
 _Static_assert(sizeof(struct rfx_slot_ctl) == RFX_SEG_SLOT_CTL_SIZE, "slot control size");

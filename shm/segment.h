@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm/mailbox.h"
 #include "shm/ring.h"
 #include "shm/ringfix.h"
 
@@ -83,7 +84,10 @@ struct rfx_seg_hdr {
 	uint8_t pad1[128 - 24];
 	/* Written every loop turn: its own line. */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
-	uint8_t pad2[RFX_SEG_HDR_SIZE - 392];
+	uint8_t pad2[512 - 392];
+	/* Supervisor -> shard commands (shm/mailbox.h): their own lines. */
+	struct rfx_mailbox mailbox;
+	uint8_t pad3[RFX_SEG_HDR_SIZE - 512 - sizeof(struct rfx_mailbox)];
 };
 
 /* Session directory entry, updated by the shard under a seqlock. */
