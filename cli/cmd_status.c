@@ -32,18 +32,6 @@ static const char *const counter_names[RFX_CTR_COUNT] = {
 	[RFX_CTR_CLIENT_PROTO_ERRORS] = "client_proto_errors",
 };
 
-static const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case RFX_SESSION_DISCONNECTED: return "DISCONNECTED";
-	case RFX_SESSION_CONNECTING: return "CONNECTING";
-	case RFX_SESSION_LOGON_SENT: return "LOGON_SENT";
-	case RFX_SESSION_ACTIVE: return "ACTIVE";
-	case RFX_SESSION_LOGOUT_SENT: return "LOGOUT_SENT";
-	default: return "UNKNOWN";
-	}
-}
-
 static const char *slot_state_name(uint32_t s)
 {
 	switch (s) {
@@ -121,7 +109,7 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 			printf("%s{\"id\":", nsess ? "," : "");
 			rfx_cli_json_str(stdout, si.id);
 			printf(",\"state\":\"%s\",\"tls\":%s,\"next_sender_seq\":%llu,"
-			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", state_name(si.state),
+			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", rfx_seg_state_name(si.state),
 			       si.flags & RFX_SESSION_INFO_TLS ? "true" : "false",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq,
@@ -130,7 +118,7 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 			if (!nsess)
 				printf("  %-40s %-13s %-9s %12s %12s\n", "session", "state",
 				       "transport", "next out", "next in");
-			printf("  %-40s %-13s %-9s %12llu %12llu\n", si.id, state_name(si.state),
+			printf("  %-40s %-13s %-9s %12llu %12llu\n", si.id, rfx_seg_state_name(si.state),
 			       si.flags & RFX_SESSION_INFO_TLS ? "tls" : "tcp",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq);

@@ -662,11 +662,13 @@ static void wc_closed(struct wconn *wc, int reason)
 	}
 	struct wsess *ini = wc->initiator;
 	conn_put(wc);
-	if (ini && !w->stopping && !ini->disabled) {
-		ini->pending = NULL;
-		initiator_schedule(ini, (int64_t)ini->sc->reconnect_interval * NS);
-	} else if (ini) {
-		ini->pending = NULL;
+	if (ini) {
+		if (ini->pending == wc)
+			ini->pending = NULL;
+		/* The directory said CONNECTING until now. */
+		sess_dirty(ini);
+		if (!w->stopping && !ini->disabled && !ini->conn && !ini->pending)
+			initiator_schedule(ini, (int64_t)ini->sc->reconnect_interval * NS);
 	}
 }
 
@@ -707,6 +709,7 @@ static void initiator_up(struct wconn *wc)
 	}
 	wc->s = se;
 	se->conn = wc;
+	se->pending = NULL; /* connected: no longer CONNECTING once it ends */
 	sess_dirty(se);
 	rfx_session_on_connect(&se->s, w->now);
 }
@@ -1126,7 +1129,7 @@ static int admin_logout(struct wsess *se, char *msg, size_t n)
 		op_disconnect(se);
 		snprintf(msg, n, "not logged on; connection closed; no logon until 'ringfix logon'");
 	} else if (se->pending) {
-		rfx_conn_close(&se->pending->c, -ECANCELED);
+		rfx_conn_close(wc_conn(se->pending), -ECANCELED);
 		snprintf(msg, n, "connect cancelled; no logon until 'ringfix logon'");
 	} else {
 		snprintf(msg, n, "%s; no logon until 'ringfix logon'",
@@ -1180,7 +1183,7 @@ static int admin_disconnect(struct wsess *se, char *msg, size_t n)
 		rfx_session_on_disconnect(&se->s, w->now);
 		op_disconnect(se);
 	} else if (se->pending) {
-		rfx_conn_close(&se->pending->c, -ECANCELED);
+		rfx_conn_close(wc_conn(se->pending), -ECANCELED);
 	} else {
 		snprintf(msg, n, "not connected");
 		return RFX_ESTATE;

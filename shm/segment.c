@@ -526,3 +526,15 @@ int rfx_session_id_check(const char *id)
 	}
 	return *p ? -EINVAL : 0;
 }
+
+const char *rfx_seg_state_name(uint32_t state)
+{
+	switch (state) {
+	case RFX_SESSION_DISCONNECTED: return "DISCONNECTED";
+	case RFX_SESSION_CONNECTING: return "CONNECTING";
+	case RFX_SESSION_LOGON_SENT: return "LOGON_SENT";
+	case RFX_SESSION_ACTIVE: return "ACTIVE";
+	case RFX_SESSION_LOGOUT_SENT: return "LOGOUT_SENT";
+	default: return "UNKNOWN";
+	}
+}

@@ -210,6 +210,9 @@ void rfx_seg_dir_write(struct rfx_seg *s, uint32_t i, const struct rfx_session_i
  * always NUL-terminated in *out. */
 int rfx_seg_dir_read(const struct rfx_seg *s, uint32_t i, struct rfx_session_info *out);
 
+/* Directory state as the CLI prints it ("ACTIVE", ...; "UNKNOWN" otherwise). */
+const char *rfx_seg_state_name(uint32_t state);
+
 /* Find a session by ID in the directory; returns its index or RFX_ENOSESSION. */
 int rfx_seg_dir_find(const struct rfx_seg *s, const char *id);
 
