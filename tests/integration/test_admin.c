@@ -35,35 +35,19 @@ static void start(void)
 	snprintf(e.bank, sizeof(e.bank), "adb%u", tag % 1000000u);
 	snprintf(e.venue_sock, sizeof(e.venue_sock), "%s/venue.sock", e.dir);
 
-	snprintf(cfg, sizeof(cfg),
-		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
-		 "UseDataDictionary=N\n"
-		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
-		 "TargetCompID=BANK\nSocketAcceptPort=%d\n"
-		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/venue-store\nIdleStrategy=block\n"
-		 "AdminSocket=%s\n",
-		 e.port, e.venue, e.dir, e.venue_sock);
+	char extra[400];
+	snprintf(extra, sizeof(extra), "AdminSocket=%s\n", e.venue_sock);
+	venue_settings(cfg, sizeof(cfg), e.port, e.venue, e.dir, extra);
 	snprintf(path, sizeof(path), "%s/venue.cfg", e.dir);
-	FILE *f = fopen(path, "w");
-	fputs(cfg, f);
-	fclose(f);
+	write_text(path, cfg);
 	snprintf(e.venue_log, sizeof(e.venue_log), "%s/venue.log", e.dir);
 	e.venue_pid = spawn(e.venue_log, (char *[]){(char *)rd, path, NULL});
 	wait_log(e.venue_log, "serving", 10000);
 
 	/* The bank uses the default socket path: the CLI finds it by name. */
-	snprintf(cfg, sizeof(cfg),
-		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
-		 "UseDataDictionary=N\n"
-		 "[SESSION]\nConnectionType=initiator\nBeginString=FIX.4.4\nSenderCompID=BANK\n"
-		 "TargetCompID=VENUE\nSocketConnectHost=127.0.0.1\nSocketConnectPort=%d\n"
-		 "ReconnectInterval=1\n"
-		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/bank-store\nIdleStrategy=block\n",
-		 e.port, e.bank, e.dir);
+	bank_settings(cfg, sizeof(cfg), e.port, e.bank, e.dir, "");
 	snprintf(path, sizeof(path), "%s/bank.cfg", e.dir);
-	f = fopen(path, "w");
-	fputs(cfg, f);
-	fclose(f);
+	write_text(path, cfg);
 	snprintf(e.bank_log, sizeof(e.bank_log), "%s/bank.log", e.dir);
 	e.bank_pid = spawn(e.bank_log, (char *[]){(char *)rd, path, NULL});
 	wait_log(e.bank_log, "serving", 10000);
