@@ -74,7 +74,8 @@ static int parse_args(const char *cmd, int argc, char **argv, struct target *t,
 	return 1;
 }
 
-/* The socket to use; prints the error and returns -1 when there is none. */
+/* The socket to use; prints the error and returns -2 for a bad instance
+ * name (usage), -1 when there is no socket directory at all. */
 static int resolve(const char *cmd, struct target *t)
 {
 	if (t->socket) {
@@ -85,7 +86,7 @@ static int resolve(const char *cmd, struct target *t)
 	if (rfx_seg_name(name, sizeof(name), t->instance, 0) < 0) {
 		rfx_cli_err(cmd, "instance name '%s': 1-31 characters of A-Z a-z 0-9 _ -",
 			    t->instance);
-		return -1;
+		return -2;
 	}
 	int rc = rfx_admin_default_path(t->instance, false, t->path, sizeof(t->path));
 	if (rc < 0) {
@@ -118,14 +119,15 @@ static void connect_error(const char *cmd, const struct target *t, int rc)
 	}
 }
 
-/* Send one request and hand each answer line (without LF) to fn until the
- * final OK/ERR line, whose text goes to *final. Returns 0 (OK), 1 (ERR,
- * printed), or -1 (transport failure, printed). */
+/* Send one request and hand each answer line (without LF) to fn, the final
+ * OK line's text included. Returns 0 (OK), 1 (ERR, printed), -1 (transport
+ * failure, printed) or -2 (bad instance name, printed). */
 static int call(const char *cmd, struct target *t, const char *request,
 		void (*fn)(void *ctx, const char *line), void *ctx)
 {
-	if (resolve(cmd, t) < 0)
-		return -1;
+	int rc = resolve(cmd, t);
+	if (rc < 0)
+		return rc;
 	int fd = rfx_admin_connect(t->path, REPLY_TIMEOUT_MS);
 	if (fd < 0) {
 		connect_error(cmd, t, fd);
@@ -192,7 +194,7 @@ static void print_line(void *ctx, const char *line)
 
 static int exit_code(int rc)
 {
-	return rc == 0 ? RFX_CLI_OK : RFX_CLI_FAIL;
+	return rc == 0 ? RFX_CLI_OK : rc == -2 ? RFX_CLI_USAGE : RFX_CLI_FAIL;
 }
 
 static void session_usage(FILE *f, const char *cmd)

@@ -463,7 +463,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ringfixd SETTINGS_FILE\n"
 		   "Runs a ringfix instance in the foreground: validates the settings, forks one\n"
 		   "worker per shard and supervises them. SIGTERM/SIGINT log every session out\n"
-		   "and exit 0. Exit 2: invalid settings; 1: the engine could not run.\n");
+		   "and exit 0. The admin socket (AdminSocket, default ringfix.INSTANCE.sock in\n"
+		   "/run/ringfix, $XDG_RUNTIME_DIR or /tmp/ringfix-UID) serves ringfix logout,\n"
+		   "logon, reset, disconnect and admin. Exit 2: invalid settings; 1: the engine\n"
+		   "could not run.\n");
 }
 
 int main(int argc, char **argv)

@@ -1099,8 +1099,10 @@ static void sess_service(struct wsess *se)
 		int64_t d = dl - w->now;
 		rfx_timer_wheel_add(tw, &se->timer, w->mono + (uint64_t)(d > 0 ? d : 0));
 	}
+	/* The directory's update stamp is CLOCK_MONOTONIC, as the heartbeat
+	 * (ringfix status subtracts it from its own monotonic reading). */
 	rfx_server_session_update(w->srv, se->idx, dir_state(se), se->s.next_sender,
-				  se->s.next_target, w->now);
+				  se->s.next_target, (int64_t)w->mono);
 	if (se->conn && rfx_session_state(&se->s) == RFX_SESSION_DISCONNECTED) {
 		/* The session ended (logon refused, timeout) without disconnect. */
 		op_disconnect(se);

@@ -97,7 +97,7 @@ struct rfx_session_info {
 	uint32_t flags;               /* RFX_SESSION_INFO_* */
 	uint64_t next_sender_seq;     /* next MsgSeqNum we send */
 	uint64_t next_target_seq;     /* next MsgSeqNum we expect */
-	uint64_t updated_ns;
+	uint64_t updated_ns;          /* CLOCK_MONOTONIC of the last update */
 };
 
 #define RFX_SESSION_INFO_TLS 1u   /* the session's connection is TLS */
