@@ -355,3 +355,27 @@ Test(admin, engine_not_running, .timeout = 30)
 	cr_assert(strstr(out, "not running"), "%s", out);
 	finish();
 }
+
+/* A shard killed outright: while the supervisor waits to restart it (500 ms
+ * backoff) a command fails at once with the reason; after the restart the
+ * same command works. */
+Test(admin, dead_shard_is_a_clear_error, .init = start, .fini = finish, .timeout = 60)
+{
+	char out[4096];
+	struct rfx_seg seg;
+	both_active();
+	cr_assert_eq(rfx_seg_open_ro(&seg, e.bank, 0), 0);
+	pid_t shard = (pid_t)atomic_load(&seg.hdr->shard_pid);
+	rfx_seg_close(&seg);
+	cr_assert_eq(kill(shard, SIGKILL), 0);
+	wait_log(e.bank_log, "killed by signal 9", 5000);
+	int64_t t0 = now_ms();
+	int rc = CLI(out, "disconnect", BANK_ID, "--instance", e.bank);
+	cr_assert_eq(rc, 1, "%s", out);
+	cr_assert(strstr(out, "is not running (restarting)") || strstr(out, "is starting"), "%s",
+		  out);
+	cr_assert_lt(now_ms() - t0, 6000);
+	wait_log(e.bank_log, "shard 0: restarted", 5000);
+	both_active();
+	cr_assert_eq(CLI(out, "disconnect", BANK_ID, "--instance", e.bank), 0, "%s", out);
+}
