@@ -114,12 +114,12 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 			continue;
 		/* A dead shard's connections died with it: its last published
 		 * state is history, not the session's state. */
-		const char *state = alive ? rfx_seg_state_name(si.state) : "DOWN";
+		const char *state = alive ? rfx_seg_state_name(&si) : "DOWN";
 		if (json) {
 			printf("%s{\"id\":", nsess ? "," : "");
 			rfx_cli_json_str(stdout, si.id);
 			if (!alive)
-				printf(",\"last_state\":\"%s\"", rfx_seg_state_name(si.state));
+				printf(",\"last_state\":\"%s\"", rfx_seg_state_name(&si));
 			printf(",\"state\":\"%s\",\"tls\":%s,\"next_sender_seq\":%llu,"
 			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", state,
 			       si.flags & RFX_SESSION_INFO_TLS ? "true" : "false",

@@ -291,7 +291,7 @@ static void admin_sessions(struct rfx_admin_client *c)
 					;
 			if (rc == 0)
 				rfx_admin_reply_line(c, "S %u %s %llu %llu %s", sh,
-						     rfx_seg_state_name(info.state),
+						     rfx_seg_state_name(&info),
 						     (unsigned long long)info.next_sender_seq,
 						     (unsigned long long)info.next_target_seq, id);
 			else

@@ -1077,6 +1077,13 @@ static uint32_t dir_state(const struct wsess *se)
 	}
 }
 
+/* Directory flags: TLS from the settings, HELD while `ringfix logout` holds
+ * the session out. */
+static uint32_t dir_flags(const struct wsess *se)
+{
+	return (se->sc->tls >= 0 ? RFX_WK_DIR_F_TLS : 0) | (se->disabled ? RFX_WK_DIR_F_HELD : 0);
+}
+
 static void sess_timer(struct rfx_timer *t, uint64_t now, void *arg)
 {
 	struct wsess *se = arg;
@@ -1226,6 +1233,7 @@ static void admin_poll(struct worker *w)
 			snprintf(msg, sizeof(msg), "unknown command %u", rq.op);
 		}
 		sess_dirty(se);
+		rfx_server_session_flags(w->srv, se->idx, dir_flags(se));
 		if (rc < 0 && !msg[0])
 			snprintf(msg, sizeof(msg), "%s", rfx_strerror(rc));
 		wlog(w, "%s: operator %s: %s%s", se->sc->id,
@@ -1433,7 +1441,7 @@ static int sess_setup(struct worker *w, struct wsess *se)
 		rc = tls_ctx_get(w, sc);
 		if (rc < 0)
 			return rc;
-		rfx_server_session_flags(w->srv, se->idx, RFX_WK_DIR_F_TLS);
+		rfx_server_session_flags(w->srv, se->idx, dir_flags(se));
 	}
 	se->dirty = true;
 	if (sc->acceptor)

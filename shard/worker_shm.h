@@ -20,7 +20,7 @@ enum {
 	RFX_WK_DIR_ACTIVE = 4,
 	RFX_WK_DIR_LOGOUT_SENT = 5,
 };
-enum { RFX_WK_DIR_F_TLS = 1 };   /* directory entry flags */
+enum { RFX_WK_DIR_F_TLS = 1, RFX_WK_DIR_F_HELD = 2 };   /* directory entry flags */
 enum {
 	RFX_WK_EV_LOGON = 4,
 	RFX_WK_EV_LOGOUT = 5,

@@ -527,9 +527,11 @@ int rfx_session_id_check(const char *id)
 	return *p ? -EINVAL : 0;
 }
 
-const char *rfx_seg_state_name(uint32_t state)
+const char *rfx_seg_state_name(const struct rfx_session_info *info)
 {
-	switch (state) {
+	if (info->state == RFX_SESSION_DISCONNECTED && (info->flags & RFX_SESSION_INFO_HELD))
+		return "HELD";
+	switch (info->state) {
 	case RFX_SESSION_DISCONNECTED: return "DISCONNECTED";
 	case RFX_SESSION_CONNECTING: return "CONNECTING";
 	case RFX_SESSION_LOGON_SENT: return "LOGON_SENT";

@@ -101,6 +101,7 @@ struct rfx_session_info {
 };
 
 #define RFX_SESSION_INFO_TLS 1u   /* the session's connection is TLS */
+#define RFX_SESSION_INFO_HELD 2u  /* `ringfix logout` holds it out until `ringfix logon` */
 
 struct rfx_dir_entry {
 	_Atomic uint32_t seq;         /* odd while the shard writes */
@@ -210,8 +211,9 @@ void rfx_seg_dir_write(struct rfx_seg *s, uint32_t i, const struct rfx_session_i
  * always NUL-terminated in *out. */
 int rfx_seg_dir_read(const struct rfx_seg *s, uint32_t i, struct rfx_session_info *out);
 
-/* Directory state as the CLI prints it ("ACTIVE", ...; "UNKNOWN" otherwise). */
-const char *rfx_seg_state_name(uint32_t state);
+/* Directory state as the CLI prints it ("ACTIVE", ...; "UNKNOWN" otherwise);
+ * a held disconnected session is "HELD". */
+const char *rfx_seg_state_name(const struct rfx_session_info *info);
 
 /* Find a session by ID in the directory; returns its index or RFX_ENOSESSION. */
 int rfx_seg_dir_find(const struct rfx_seg *s, const char *id);

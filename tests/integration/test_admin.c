@@ -121,7 +121,7 @@ static void wait_state(const char *instance, const char *id, uint32_t state, int
 	int64_t end = now_ms() + ms;
 	while (!in_state(instance, id, state)) {
 		cr_assert(now_ms() < end, "%s %s: not %s within %d ms", instance, id,
-			  rfx_seg_state_name(state), ms);
+			  rfx_seg_state_name(&(struct rfx_session_info){.state = state}), ms);
 		usleep(20000);
 	}
 }
@@ -132,7 +132,7 @@ static void stays_not(const char *instance, const char *id, uint32_t state, int 
 	int64_t end = now_ms() + ms;
 	while (now_ms() < end) {
 		cr_assert(!in_state(instance, id, state), "%s %s: %s again", instance, id,
-			  rfx_seg_state_name(state));
+			  rfx_seg_state_name(&(struct rfx_session_info){.state = state}));
 		usleep(20000);
 	}
 }
@@ -174,11 +174,18 @@ Test(admin, logout_then_logon_initiator, .init = start, .fini = finish, .timeout
 	stays_not(e.bank, BANK_ID, RFX_SESSION_ACTIVE, 2500);
 	cr_assert_eq(CLI(out, "logout", BANK_ID, "--instance", e.bank), 0, "%s", out);
 	cr_assert(strstr(out, "already logged out"), "%s", out);
+	/* Both views say why it stays down. */
+	cr_assert_eq(CLI(out, "status", "--instance", e.bank), 0, "%s", out);
+	cr_assert(strstr(out, BANK_ID) && strstr(out, "HELD"), "%s", out);
+	cr_assert_eq(CLI(out, "admin", "sessions", "--instance", e.bank), 0, "%s", out);
+	cr_assert(strstr(out, "HELD"), "%s", out);
 	cr_assert_eq(CLI(out, "logon", BANK_ID, "--instance", e.bank), 0, "%s", out);
 	cr_assert(strstr(out, "connecting to 127.0.0.1"), "%s", out);
 	both_active();
 	cr_assert_eq(CLI(out, "logon", BANK_ID, "--instance", e.bank), 0, "%s", out);
 	cr_assert(strstr(out, "already logged on"), "%s", out);
+	cr_assert_eq(CLI(out, "status", "--instance", e.bank), 0, "%s", out);
+	cr_assert(!strstr(out, "HELD"), "%s", out);
 }
 
 Test(admin, logout_then_logon_acceptor, .init = start, .fini = finish, .timeout = 60)
