@@ -634,6 +634,7 @@ int main(int argc, char **argv)
 		}
 	rfx_admin_server_free(sup.admin);
 	sup.admin = NULL;
+	child_closes = NULL;
 	logf_("stopping: asking %u shards to log out", nshards);
 	for (unsigned i = 0; i < nshards; i++)
 		if (sh[i].pid > 0)

@@ -151,6 +151,17 @@ static void seqs(const char *instance, const char *id, uint64_t *out, uint64_t *
 	*in = info.next_target_seq;
 }
 
+/* The bank's shard process, from its segment header. */
+static pid_t bank_shard_pid(void)
+{
+	struct rfx_seg seg;
+	cr_assert_eq(rfx_seg_open_ro(&seg, e.bank, 0), 0);
+	pid_t pid = (pid_t)atomic_load(&seg.hdr->shard_pid);
+	rfx_seg_close(&seg);
+	cr_assert_gt(pid, 0);
+	return pid;
+}
+
 Test(admin, ping_and_sessions, .init = start, .fini = finish, .timeout = 60)
 {
 	char out[4096];
@@ -325,12 +336,8 @@ Test(admin, malformed_requests_on_the_socket, .init = start, .fini = finish, .ti
 Test(admin, hung_shard_times_out, .init = start, .fini = finish, .timeout = 60)
 {
 	char out[4096];
-	struct rfx_seg seg;
 	both_active();
-	cr_assert_eq(rfx_seg_open_ro(&seg, e.bank, 0), 0);
-	pid_t shard = (pid_t)atomic_load(&seg.hdr->shard_pid);
-	rfx_seg_close(&seg);
-	cr_assert_gt(shard, 0);
+	pid_t shard = bank_shard_pid();
 	cr_assert_eq(kill(shard, SIGSTOP), 0);
 	int64_t t0 = now_ms();
 	int rc = CLI(out, "disconnect", BANK_ID, "--instance", e.bank);
@@ -369,12 +376,8 @@ Test(admin, engine_not_running, .timeout = 30)
 Test(admin, dead_shard_is_a_clear_error, .init = start, .fini = finish, .timeout = 60)
 {
 	char out[4096];
-	struct rfx_seg seg;
 	both_active();
-	cr_assert_eq(rfx_seg_open_ro(&seg, e.bank, 0), 0);
-	pid_t shard = (pid_t)atomic_load(&seg.hdr->shard_pid);
-	rfx_seg_close(&seg);
-	cr_assert_eq(kill(shard, SIGKILL), 0);
+	cr_assert_eq(kill(bank_shard_pid(), SIGKILL), 0);
 	wait_log(e.bank_log, "killed by signal 9", 5000);
 	int64_t t0 = now_ms();
 	int rc = CLI(out, "disconnect", BANK_ID, "--instance", e.bank);
