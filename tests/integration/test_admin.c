@@ -171,6 +171,14 @@ Test(admin, ping_and_sessions, .init = start, .fini = finish, .timeout = 60)
 	cr_assert_eq(CLI(out, "admin", "sessions", "--socket", e.venue_sock), 0, "%s", out);
 	cr_assert(strstr(out, VENUE_ID) && strstr(out, "ACTIVE"), "%s", out);
 	cr_assert(strstr(out, "1 session"), "%s", out);
+	/* The directory's update stamp is monotonic like status's clock: a
+	 * real age, not 0 (a wall-clock stamp always looked newer than now). */
+	usleep(100000);
+	cr_assert_eq(CLI(out, "status", "--instance", e.bank, "--json"), 0, "%s", out);
+	const char *age = strstr(out, "\"updated_age_ns\":");
+	cr_assert(age, "%s", out);
+	long long ns = atoll(age + strlen("\"updated_age_ns\":"));
+	cr_assert(ns > 0 && ns < 60000000000LL, "updated_age_ns %lld", ns);
 }
 
 Test(admin, logout_then_logon_initiator, .init = start, .fini = finish, .timeout = 60)
