@@ -57,10 +57,7 @@ static void finish(void)
 {
 	cr_expect_eq(stop(e.bank_pid), 0, "bank ringfixd exit status");
 	cr_expect_eq(stop(e.venue_pid), 0, "venue ringfixd exit status");
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", e.dir);
+	remove_dir(e.dir);
 }
 
 /* Runs `ringfix ARGS...`; returns its exit status, output (both streams) in out. */
