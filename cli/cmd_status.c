@@ -33,18 +33,6 @@ static const char *const counter_names[RFX_CTR_COUNT] = {
 	[RFX_CTR_WAKEUPS] = "wakeups",
 };
 
-static const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case RFX_SESSION_DISCONNECTED: return "DISCONNECTED";
-	case RFX_SESSION_CONNECTING: return "CONNECTING";
-	case RFX_SESSION_LOGON_SENT: return "LOGON_SENT";
-	case RFX_SESSION_ACTIVE: return "ACTIVE";
-	case RFX_SESSION_LOGOUT_SENT: return "LOGOUT_SENT";
-	default: return "UNKNOWN";
-	}
-}
-
 static const char *slot_state_name(uint32_t s)
 {
 	switch (s) {
@@ -87,6 +75,10 @@ static int64_t age_ns(uint64_t stamp, int64_t now)
 	return (int64_t)stamp > now ? 0 : now - (int64_t)stamp;
 }
 
+/* A shard writes its heartbeat every loop turn (at least every millisecond
+ * when it blocks): a second without one means it is stopped or stuck. */
+#define STALL_NS 1000000000LL
+
 static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 {
 	const struct rfx_seg_hdr *h = seg->hdr;
@@ -96,19 +88,22 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 	uint64_t hb = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
 	int64_t hb_age = age_ns(hb, now);
 	bool alive = pid && rfx_proc_alive((pid_t)pid, start) == 1;
+	bool stalled = alive && (hb_age < 0 || hb_age > STALL_NS);
 	_Atomic uint64_t *ctr = rfx_seg_counters(seg);
 	struct rfx_session_info si;
 	unsigned nsess = 0, nclients = 0;
 
 	if (json) {
-		printf("{\"shard\":%u,\"pid\":%u,\"alive\":%s,\"generation\":%llu,"
+		printf("{\"shard\":%u,\"pid\":%u,\"alive\":%s,\"stalled\":%s,\"generation\":%llu,"
 		       "\"heartbeat_age_ns\":%lld,\"max_sessions\":%u,\"max_clients\":%u,"
 		       "\"sessions\":[",
-		       seg->shard_index, pid, alive ? "true" : "false", (unsigned long long)gen,
-		       (long long)hb_age, seg->max_sessions, seg->max_clients);
+		       seg->shard_index, pid, alive ? "true" : "false", stalled ? "true" : "false",
+		       (unsigned long long)gen, (long long)hb_age, seg->max_sessions,
+		       seg->max_clients);
 	} else {
 		printf("shard %u: pid %u %s, generation %llu, heartbeat ", seg->shard_index, pid,
-		       alive ? "alive" : "NOT RUNNING", (unsigned long long)gen);
+		       !alive ? "NOT RUNNING" : stalled ? "alive but STALLED" : "alive",
+		       (unsigned long long)gen);
 		if (hb_age < 0)
 			printf("never\n");
 		else
@@ -118,11 +113,16 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 		if (rfx_seg_dir_read(seg, i, &si) < 0 || si.state == RFX_SESSION_UNUSED ||
 		    !si.id[0])
 			continue;
+		/* A dead shard's connections died with it: its last published
+		 * state is history, not the session's state. */
+		const char *state = alive ? rfx_seg_state_name(&si) : "DOWN";
 		if (json) {
 			printf("%s{\"id\":", nsess ? "," : "");
 			rfx_cli_json_str(stdout, si.id);
+			if (!alive)
+				printf(",\"last_state\":\"%s\"", rfx_seg_state_name(&si));
 			printf(",\"state\":\"%s\",\"tls\":%s,\"next_sender_seq\":%llu,"
-			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", state_name(si.state),
+			       "\"next_target_seq\":%llu,\"updated_age_ns\":%lld}", state,
 			       si.flags & RFX_SESSION_INFO_TLS ? "true" : "false",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq,
@@ -131,7 +131,7 @@ static void print_shard(const struct rfx_seg *seg, bool json, int64_t now)
 			if (!nsess)
 				printf("  %-40s %-13s %-9s %12s %12s\n", "session", "state",
 				       "transport", "next out", "next in");
-			printf("  %-40s %-13s %-9s %12llu %12llu\n", si.id, state_name(si.state),
+			printf("  %-40s %-13s %-9s %12llu %12llu\n", si.id, state,
 			       si.flags & RFX_SESSION_INFO_TLS ? "tls" : "tcp",
 			       (unsigned long long)si.next_sender_seq,
 			       (unsigned long long)si.next_target_seq);

@@ -25,6 +25,12 @@ int rfx_cli_status(int argc, char **argv);
 int rfx_cli_echo(int argc, char **argv);
 /* A venue simulator (acks, seeded fills, cancels) as a libringfix client. */
 int rfx_cli_venue(int argc, char **argv);
+/* Session commands and admin requests over ringfixd's admin socket. */
+int rfx_cli_logout(int argc, char **argv);
+int rfx_cli_logon(int argc, char **argv);
+int rfx_cli_reset(int argc, char **argv);
+int rfx_cli_disconnect(int argc, char **argv);
+int rfx_cli_admin(int argc, char **argv);
 
 /* Helpers shared by the commands (cli/util.c). */
 

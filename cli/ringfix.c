@@ -15,9 +15,14 @@ struct command {
 
 /* One line per command, in alphabetical order. */
 static const struct command commands[] = {
+	{"admin", rfx_cli_admin, "ask a running ringfixd: ping, sessions"},
 	{"config", rfx_cli_config, "check a settings file, explain its keys, encrypt a secret"},
 	{"decode", rfx_cli_decode, "print FIX messages one field per line with names and enums"},
+	{"disconnect", rfx_cli_disconnect, "drop a session's connection (an initiator reconnects)"},
 	{"echo", rfx_cli_echo, "attach to an instance and answer as the acceptance application"},
+	{"logon", rfx_cli_logon, "let a session log on again after ringfix logout"},
+	{"logout", rfx_cli_logout, "log a session out and keep it out until ringfix logon"},
+	{"reset", rfx_cli_reset, "reset a session's sequence numbers to 1 (both sides)"},
 	{"status", rfx_cli_status, "shards, sessions and counters of a running instance"},
 	{"venue", rfx_cli_venue, "attach to an acceptor instance and play an exchange (acks, fills)"},
 };
@@ -30,7 +35,7 @@ static void usage(FILE *f)
 		   "       ringfix help COMMAND    (or ringfix COMMAND --help)\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nexit status: 0 ok, 1 operational failure, 2 usage or bad input\n");
 }
 

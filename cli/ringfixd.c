@@ -8,8 +8,17 @@
  * exponential backoff, and gives up (exit 1) when workers crash in a loop.
  * SIGTERM or SIGINT: forward SIGTERM to the shards (each logs its sessions
  * out), wait for them, exit 0. One line per event on stderr.
+ *
+ * The admin socket (cli/admin.h) serves the ringfix CLI from the same loop:
+ * ppoll() on the socket and its connections with the signals unblocked only
+ * inside the wait, so a signal never slips in between check and sleep.
+ * Session commands go to the owning shard through its segment's mailbox
+ * (shm/mailbox.h) and are answered when the shard has run them; the loop
+ * polls for the answer with a short timeout meanwhile and never blocks on a
+ * shard or a client.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,15 +32,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/admin_server.h"
 #include "engine/error.h"
 #include "engine/settings.h"
 #include "shard/worker.h"
+#include "shm/segment.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define CRASH_WINDOW_S 60      /* crash-loop cap: this many restarts ... */
 #define CRASH_MAX 5            /* ... within this window ends the supervisor */
 #define STOP_WAIT_S 15         /* shards get this long to log out */
+#define ADMIN_CMD_MS 5000      /* a shard must answer a command within this */
+#define ADMIN_MAX_WAIT (RFX_ADMIN_MAX_CLIENTS) /* one request per connection */
 
 struct shard {
 	pid_t pid;
@@ -40,6 +53,28 @@ struct shard {
 	int64_t crashes[CRASH_MAX];
 	unsigned ncrash;
 	int64_t started;
+};
+
+/* A session command on its way to a shard's mailbox and back. */
+struct admin_cmd {
+	struct rfx_admin_client *c;   /* NULL: entry free */
+	enum rfx_admin_verb verb;
+	char session[RFX_ADMIN_SESSION_MAX];
+	unsigned shard;
+	int64_t deadline;             /* ms, monotonic */
+	bool posted;
+	uint64_t seq, generation;
+	pid_t pid;                    /* shard that took it */
+	struct rfx_seg seg;           /* mapped while posted */
+};
+
+struct sup {
+	const char *settings;
+	struct rfx_worker_conf *conf;
+	struct shard *sh;
+	unsigned nshards;
+	struct rfx_admin_server *admin;
+	struct admin_cmd cmd[ADMIN_MAX_WAIT]; /* in arrival order per shard */
 };
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -94,6 +129,11 @@ static void on_hup(int sig)
 	got_hup = 1;
 }
 
+static void on_chld(int sig)
+{
+	(void)sig; /* only wakes ppoll */
+}
+
 static void on_child_term(int sig)
 {
 	(void)sig;
@@ -122,6 +162,9 @@ static void lock_memory(void)
 #endif
 }
 
+static sigset_t run_mask; /* signal mask outside ppoll (the caught ones blocked) */
+static struct rfx_admin_server *child_closes; /* the shard must not hold it */
+
 static pid_t spawn(const struct rfx_worker_conf *conf, unsigned shard)
 {
 	pid_t parent = getpid();
@@ -133,6 +176,11 @@ static pid_t spawn(const struct rfx_worker_conf *conf, unsigned shard)
 	if (pid > 0)
 		return pid;
 	self = "ringfixd-shard";
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	rfx_admin_server_close_fds(child_closes);
 	struct sigaction sa = {.sa_handler = on_child_term};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -206,12 +254,219 @@ static void reload(const char *path, struct rfx_worker_conf **conf, struct shard
 	logf_("SIGHUP: settings reloaded, %u shard(s) restarted with new sessions", changed);
 }
 
+/* ------------------------------------------------------------ admin socket */
+
+static struct sup sup;
+static sigset_t wait_mask;    /* the mask inside ppoll: the caught signals open */
+static uint64_t cmd_arrivals;
+
+/* The shard of session id, or -1 when the instance has no such session. */
+static int find_session(const char *id)
+{
+	unsigned shard;
+	for (unsigned i = 0; i < rfx_worker_conf_nsessions(sup.conf); i++)
+		if (strcmp(rfx_worker_conf_session(sup.conf, i, &shard), id) == 0)
+			return (int)shard;
+	return -1;
+}
+
+/* `sessions`: the configured list with each session's state from its
+ * shard's directory (read-only; a shard that is down shows DOWN). */
+static void admin_sessions(struct rfx_admin_client *c)
+{
+	unsigned n = 0;
+	for (unsigned sh = 0; sh < sup.nshards; sh++) {
+		struct rfx_seg seg;
+		bool up = rfx_seg_open_ro(&seg, rfx_worker_conf_instance(sup.conf), sh) == 0;
+		for (unsigned i = 0; i < rfx_worker_conf_nsessions(sup.conf); i++) {
+			unsigned shard;
+			const char *id = rfx_worker_conf_session(sup.conf, i, &shard);
+			struct rfx_session_info info = {0};
+			int idx = -1, tries = 0, rc = -1;
+			if (shard != sh)
+				continue;
+			if (up && (idx = rfx_seg_dir_find(&seg, id)) >= 0)
+				while ((rc = rfx_seg_dir_read(&seg, (uint32_t)idx, &info)) == -EAGAIN &&
+				       tries++ < 1000)
+					;
+			if (rc == 0)
+				rfx_admin_reply_line(c, "S %u %s %llu %llu %s", sh,
+						     rfx_seg_state_name(&info),
+						     (unsigned long long)info.next_sender_seq,
+						     (unsigned long long)info.next_target_seq, id);
+			else
+				rfx_admin_reply_line(c, "S %u DOWN 0 0 %s", sh, id);
+			n++;
+		}
+		if (up)
+			rfx_seg_close(&seg);
+	}
+	rfx_admin_reply_ok(c, "%u session%s", n, n == 1 ? "" : "s");
+}
+
+static void admin_request(void *ctx, struct rfx_admin_client *c, const struct rfx_admin_req *r)
+{
+	(void)ctx;
+	unsigned nsess = rfx_worker_conf_nsessions(sup.conf);
+	switch (r->verb) {
+	case RFX_ADMIN_PING:
+		rfx_admin_reply_ok(c, "pong %s instance %s pid %d shards %u sessions %u",
+				   RFX_ADMIN_VERSION, rfx_worker_conf_instance(sup.conf), (int)getpid(), sup.nshards,
+				   nsess);
+		return;
+	case RFX_ADMIN_SESSIONS:
+		admin_sessions(c);
+		return;
+	default:
+		break;
+	}
+	int shard = find_session(r->session);
+	if (shard < 0) {
+		rfx_admin_reply_err(c, "nosession", "no session %s in instance %s (see ringfix "
+				    "admin sessions)", r->session, rfx_worker_conf_instance(sup.conf));
+		return;
+	}
+	for (unsigned i = 0; i < ADMIN_MAX_WAIT; i++) {
+		struct admin_cmd *cmd = &sup.cmd[i];
+		if (cmd->c)
+			continue;
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->c = c;
+		cmd->verb = r->verb;
+		snprintf(cmd->session, sizeof(cmd->session), "%s", r->session);
+		cmd->shard = (unsigned)shard;
+		cmd->deadline = mono_ms() + ADMIN_CMD_MS;
+		cmd->seq = ++cmd_arrivals; /* arrival order until posted */
+		return;
+	}
+	rfx_admin_reply_err(c, "busy", "too many commands in flight");
+}
+
+static void cmd_done(struct admin_cmd *cmd)
+{
+	if (cmd->posted)
+		rfx_seg_close(&cmd->seg);
+	cmd->c = NULL;
+}
+
+static uint32_t mailbox_op(enum rfx_admin_verb v)
+{
+	switch (v) {
+	case RFX_ADMIN_LOGOUT: return RFX_MAILBOX_LOGOUT;
+	case RFX_ADMIN_LOGON: return RFX_MAILBOX_LOGON;
+	case RFX_ADMIN_RESET: return RFX_MAILBOX_RESET;
+	default: return RFX_MAILBOX_DISCONNECT;
+	}
+}
+
+/* Post the command (once the shard's segment is up) or collect its answer. */
+static void cmd_step(struct admin_cmd *cmd, int64_t now)
+{
+	struct shard *sh = &sup.sh[cmd->shard];
+	const char *verb = rfx_admin_verb_name(cmd->verb);
+	if (!cmd->posted) {
+		if (sh->pid <= 0) {
+			rfx_admin_reply_err(cmd->c, "shard", "%s: shard %u is not running "
+					    "(restarting); try again", cmd->session, cmd->shard);
+			cmd_done(cmd);
+			return;
+		}
+		struct rfx_seg seg;
+		bool ready = rfx_seg_open(&seg, rfx_worker_conf_instance(sup.conf), cmd->shard) == 0;
+		if (ready && atomic_load(&seg.hdr->shard_pid) != (uint32_t)sh->pid) {
+			rfx_seg_close(&seg); /* the new shard has not taken it over yet */
+			ready = false;
+		}
+		if (!ready) {
+			if (now > cmd->deadline) {
+				rfx_admin_reply_err(cmd->c, "shard", "%s: shard %u is starting; try "
+						    "again", cmd->session, cmd->shard);
+				cmd_done(cmd);
+			}
+			return;
+		}
+		cmd->seg = seg;
+		cmd->pid = sh->pid;
+		cmd->generation = atomic_load(&seg.hdr->generation);
+		logf_("admin: %s %s -> shard %u", verb, cmd->session, cmd->shard);
+		cmd->seq = rfx_mailbox_post(&seg.hdr->mailbox, mailbox_op(cmd->verb), cmd->session);
+		cmd->posted = true;
+	}
+	int32_t result;
+	char text[RFX_MAILBOX_TEXT_MAX];
+	if (rfx_mailbox_answer(&cmd->seg.hdr->mailbox, cmd->seq, &result, text, sizeof(text))) {
+		if (result == 0)
+			rfx_admin_reply_ok(cmd->c, "%s: %s", cmd->session, text);
+		else
+			rfx_admin_reply_err(cmd->c, result == RFX_ENOSESSION ? "nosession" :
+					    result == RFX_ESTATE ? "state" : "failed", "%s: %s",
+					    cmd->session, text[0] ? text : rfx_strerror(result));
+	} else if (sh->pid != cmd->pid ||
+		   atomic_load(&cmd->seg.hdr->generation) != cmd->generation) {
+		rfx_admin_reply_err(cmd->c, "shard", "%s: shard %u went away before answering; "
+				    "the %s may not have happened", cmd->session, cmd->shard, verb);
+	} else if (now > cmd->deadline) {
+		rfx_admin_reply_err(cmd->c, "timeout", "%s: shard %u did not answer within %d ms "
+				    "(busy or hung); the %s may still happen", cmd->session,
+				    cmd->shard, ADMIN_CMD_MS, verb);
+	} else {
+		return;
+	}
+	cmd_done(cmd);
+}
+
+/* One command per shard at a time, the oldest first: the mailbox holds one. */
+static bool admin_advance(int64_t now)
+{
+	bool pending = false;
+	for (unsigned sh = 0; sh < sup.nshards; sh++) {
+		struct admin_cmd *first = NULL;
+		for (unsigned i = 0; i < ADMIN_MAX_WAIT; i++) {
+			struct admin_cmd *cmd = &sup.cmd[i];
+			if (!cmd->c || cmd->shard != sh)
+				continue;
+			if (cmd->posted) {
+				first = cmd;
+				break;
+			}
+			if (!first || cmd->seq < first->seq)
+				first = cmd;
+		}
+		if (first)
+			cmd_step(first, now);
+	}
+	for (unsigned i = 0; i < ADMIN_MAX_WAIT; i++)
+		pending |= sup.cmd[i].c != NULL;
+	return pending;
+}
+
+/* The loop's one wait: admin connections, signals, or timeout_ms. */
+static void wait_events(int timeout_ms)
+{
+	struct pollfd pfd[1 + RFX_ADMIN_MAX_CLIENTS];
+	unsigned n = sup.admin ? rfx_admin_server_pollfds(sup.admin, pfd) : 0;
+	bool pending = admin_advance(mono_ms());
+	if (pending && timeout_ms > 2)
+		timeout_ms = 2; /* a shard answers within a loop turn */
+	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+	int rc = ppoll(pfd, n, &ts, &wait_mask);
+	if (rc < 0)
+		for (unsigned i = 0; i < n; i++)
+			pfd[i].revents = 0;
+	if (sup.admin)
+		rfx_admin_server_handle(sup.admin, pfd, n, mono_ms());
+	admin_advance(mono_ms());
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringfixd SETTINGS_FILE\n"
 		   "Runs a ringfix instance in the foreground: validates the settings, forks one\n"
 		   "worker per shard and supervises them. SIGTERM/SIGINT log every session out\n"
-		   "and exit 0. Exit 2: invalid settings; 1: the engine could not run.\n");
+		   "and exit 0. The admin socket (AdminSocket, default ringfix.INSTANCE.sock in\n"
+		   "/run/ringfix, $XDG_RUNTIME_DIR or /tmp/ringfix-UID) serves ringfix logout,\n"
+		   "logon, reset, disconnect and admin. Exit 2: invalid settings; 1: the engine\n"
+		   "could not run.\n");
 }
 
 int main(int argc, char **argv)
@@ -238,6 +493,9 @@ int main(int argc, char **argv)
 	char msg[512] = "";
 	rc = rfx_worker_conf_new(s, &conf, msg, sizeof(msg));
 	unsigned nsessions = s->nsessions;
+	char admin_path[RFX_SETTINGS_PATH_MAX];
+	bool admin_group = s->engine.admin_group_access;
+	snprintf(admin_path, sizeof(admin_path), "%s", s->engine.admin_socket);
 	rfx_settings_free(s);
 	if (rc < 0) {
 		logf_("invalid settings: %s: %s", argv[1], msg[0] ? msg : rfx_strerror(rc));
@@ -257,19 +515,52 @@ int main(int argc, char **argv)
 	if (moved)
 		logf_("store: moved %u sessions to their new shards", moved);
 
+	if (!admin_path[0] &&
+	    (rc = rfx_admin_default_path(rfx_worker_conf_instance(conf), true, admin_path,
+					 sizeof(admin_path))) < 0) {
+		logf_("admin socket: no usable directory (/run/ringfix, $XDG_RUNTIME_DIR, "
+		      "/tmp/ringfix-%u): %s; set AdminSocket in [ENGINE]", (unsigned)getuid(),
+		      strerror(-rc));
+		rfx_worker_conf_free(conf);
+		return 1;
+	}
+	rc = rfx_admin_server_open(&sup.admin, admin_path, admin_group, admin_request, NULL, msg,
+				   sizeof(msg));
+	if (rc < 0) {
+		logf_("admin socket: %s", msg);
+		rfx_worker_conf_free(conf);
+		return 1;
+	}
+	child_closes = sup.admin;
+	logf_("admin socket %s (mode %s)", admin_path, admin_group ? "0660" : "0600");
+
 	struct sigaction sa = {.sa_handler = on_term};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_chld;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Caught signals stay blocked except inside ppoll (wait_events). */
+	sigemptyset(&run_mask);
+	sigaddset(&run_mask, SIGTERM);
+	sigaddset(&run_mask, SIGINT);
+	sigaddset(&run_mask, SIGHUP);
+	sigaddset(&run_mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &run_mask, &wait_mask);
 
 	struct shard *sh = calloc(nshards, sizeof(*sh));
 	if (!sh) {
+		rfx_admin_server_free(sup.admin);
 		rfx_worker_conf_free(conf);
 		return 1;
 	}
+	sup.settings = argv[1];
+	sup.conf = conf;
+	sup.sh = sh;
+	sup.nshards = nshards;
 	int exit_code = 0;
 	for (unsigned i = 0; i < nshards; i++) {
 		sh[i].pid = spawn(conf, i);
@@ -285,6 +576,7 @@ int main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			reload(argv[1], &conf, sh, nshards);
+			sup.conf = conf;
 		}
 		int status;
 		pid_t pid;
@@ -331,10 +623,18 @@ int main(int argc, char **argv)
 			else
 				sh[i].restart_at = now + sh[i].backoff_ms;
 		}
-		struct timespec ts = {0, 50 * 1000000};
-		nanosleep(&ts, NULL);
+		wait_events(50);
 	}
 
+	/* No more commands: connections close, the socket file goes. */
+	for (unsigned i = 0; i < ADMIN_MAX_WAIT; i++)
+		if (sup.cmd[i].c) {
+			rfx_admin_reply_err(sup.cmd[i].c, "shard", "ringfixd is stopping");
+			cmd_done(&sup.cmd[i]);
+		}
+	rfx_admin_server_free(sup.admin);
+	sup.admin = NULL;
+	child_closes = NULL;
 	logf_("stopping: asking %u shards to log out", nshards);
 	for (unsigned i = 0; i < nshards; i++)
 		if (sh[i].pid > 0)

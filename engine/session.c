@@ -951,7 +951,9 @@ static void next_logon(struct rfx_session *s, const struct rfx_session_msg *m, i
 		}
 	}
 	s->received_logon = true;
-	if (acceptor || (s->received_reset && !s->sent_reset)) {
+	/* Answer with our Logon unless this is the answer to ours (an acceptor
+	 * that sent an in-session reset Logon has sent_reset set). */
+	if (!s->sent_reset && (acceptor || s->received_reset)) {
 		const struct rfx_session_field *hb = rfx_session_msg_get(m, 108);
 		uint64_t v = 0;
 		if (!hb || !parse_u64(hb->p, hb->len, &v) || v > 86400) {
@@ -1447,9 +1449,10 @@ int rfx_session_on_connect(struct rfx_session *s, int64_t now)
 	s->heart_bt_int = s->cfg.heart_bt_int;
 	if (!refresh(s))
 		return -EIO; /* the store could not be read; disconnected */
-	if (s->cfg.reset_on_logon) {
+	if (s->cfg.reset_on_logon || s->reset_next_logon) {
 		reset_seqs(s);
 		s->sent_reset = true;
+		s->reset_next_logon = false;
 	}
 	send_logon(s, NULL, now);
 	return s->state == RFX_SESSION_DISCONNECTED ? -EPIPE : 0;
@@ -1612,5 +1615,23 @@ int rfx_session_logout(struct rfx_session *s, const char *text, int64_t now)
 		return RFX_ESTATE;
 	s->now = now;
 	send_logout(s, text, now);
+	return s->state == RFX_SESSION_DISCONNECTED ? -EPIPE : 0;
+}
+
+int rfx_session_reset(struct rfx_session *s, int64_t now)
+{
+	s->now = now;
+	if (s->state == RFX_SESSION_DISCONNECTED) {
+		reset_seqs(s);
+		s->reset_next_logon = s->cfg.role == RFX_SESSION_INITIATOR;
+		return 0;
+	}
+	if (s->state != RFX_SESSION_LOGGED_ON || s->sent_logout)
+		return RFX_ESTATE;
+	/* FIX: a Logon with ResetSeqNumFlag=Y during the session resets both
+	 * sides; next_logon() takes the peer's Logon(141=Y, 34=1) as the answer. */
+	reset_seqs(s);
+	s->sent_reset = true;
+	send_logon(s, NULL, now);
 	return s->state == RFX_SESSION_DISCONNECTED ? -EPIPE : 0;
 }

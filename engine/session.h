@@ -225,6 +225,7 @@ struct rfx_session {
 	int64_t logon_from, logon_until;
 	bool logon_ok;
 	int64_t creation_time, creation_period;
+	bool reset_next_logon;     /* rfx_session_reset while disconnected */
 	char logout_text[RFX_SESSION_TEXT_MAX];
 };
 
@@ -255,6 +256,13 @@ void rfx_session_on_disconnect(struct rfx_session *s, int64_t now);
 int64_t rfx_session_send_app(struct rfx_session *s, const char *body, size_t len, int64_t now);
 /* Start the Logout handshake (text may be NULL). */
 int rfx_session_logout(struct rfx_session *s, const char *text, int64_t now);
+/* Operator sequence reset: both sequence numbers become 1 and are stored.
+ * Logged on, it is the in-session reset: a Logon with ResetSeqNumFlag(141)=Y
+ * and MsgSeqNum 1, which the peer answers in kind, so both sides restart at 1.
+ * Disconnected, our numbers go to 1 now and an initiator's next Logon carries
+ * ResetSeqNumFlag=Y (an acceptor's counterparty must reset its side itself).
+ * Returns 0, or RFX_ESTATE during a Logon or Logout handshake. */
+int rfx_session_reset(struct rfx_session *s, int64_t now);
 
 static inline bool rfx_session_logged_on(const struct rfx_session *s)
 {

@@ -300,6 +300,11 @@ static const struct rfx_settings_key keys[] = {
 	    "file with the ENC() key as 64 hex digits, mode 0600"),
 	ENG("SecretKeyEnv", STR, secret_key_env, "", 0, 0, NULL, 0,
 	    "name of an environment variable holding the ENC() key as 64 hex digits"),
+	ENG("AdminSocket", PATH, admin_socket, "", 0, 0, NULL, 0,
+	    "unix socket of the ringfix CLI's commands; empty = ringfix.<InstanceName>.sock "
+	    "in /run/ringfix, $XDG_RUNTIME_DIR or /tmp/ringfix-<uid>"),
+	ENG("AdminGroupAccess", BOOL, admin_group_access, "N", 0, 0, NULL, 0,
+	    "admin socket mode 0660 instead of 0600: the group may log sessions out"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

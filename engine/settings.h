@@ -47,6 +47,9 @@
  *   MetricsPort=0             Prometheus text endpoint port; 0 = off
  *   SecretKeyFile=            file holding the 32-byte ENC() key as 64 hex digits
  *   SecretKeyEnv=             or the name of an environment variable holding it
+ *   AdminSocket=              the CLI's unix socket; empty = ringfix.<InstanceName>.sock
+ *                             in /run/ringfix, $XDG_RUNTIME_DIR or /tmp/ringfix-<uid>
+ *   AdminGroupAccess=N        Y: admin socket mode 0660 (the group may run logout...)
  * A session picks its shard with Shard=N in [SESSION]/[DEFAULT]; without it the
  * shard is rfx_settings_shard_of(session id, Shards): FNV-1a 32-bit of the session
  * ID string modulo Shards. That function is frozen: changing it would move sessions
@@ -198,6 +201,8 @@ struct rfx_engine_settings {
 	uint16_t metrics_port;
 	char secret_key_file[RFX_SETTINGS_PATH_MAX];
 	char secret_key_env[RFX_SETTINGS_ID_MAX];
+	char admin_socket[RFX_SETTINGS_PATH_MAX];
+	bool admin_group_access;
 };
 
 struct rfx_settings {

@@ -34,6 +34,7 @@
 #include "shard/worker.h"
 #include "shard/worker_conf.h"
 #include "shard/worker_shm.h"
+#include "shm/mailbox.h"
 #include "store/lmdb_store.h"
 
 #define NS 1000000000LL
@@ -76,6 +77,7 @@ struct wsess {
 	unsigned endpoint;
 	struct rfx_timer reconnect;
 	struct wconn *pending;        /* connecting */
+	bool disabled;                /* `ringfix logout`: no logon until `ringfix logon` */
 };
 
 struct wconn {
@@ -118,6 +120,8 @@ struct worker {
 	struct rfx_server *srv;
 	struct rfx_conn wake;         /* block idle: clients' datagrams end a sleep */
 	bool wake_ok;
+	struct rfx_mailbox *mbox;     /* supervisor commands */
+	uint64_t mbox_last;
 	struct wsess *sess;
 	unsigned nsess;
 	struct wconn *conns;
@@ -525,8 +529,10 @@ static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
 	rfx_wk_shm_count(w->srv, RFX_WK_CTR_BYTES_IN, len);
 	if (!wc->s) {
 		struct wsess *se = acceptor_bind(w, msg, len);
-		if (!se || se->conn || rfx_session_state(&se->s) != RFX_SESSION_DISCONNECTED) {
+		if (!se || se->conn || se->disabled ||
+		    rfx_session_state(&se->s) != RFX_SESSION_DISCONNECTED) {
 			wlog(w, "connection refused: %s", !se ? "unknown session" :
+			     se->disabled ? "session logged out by the operator (ringfix logon)" :
 			     "session already connected");
 			wc->dropped = true;
 			rfx_conn_close(wc_conn(wc), 0);
@@ -661,11 +667,13 @@ static void wc_closed(struct wconn *wc, int reason)
 	}
 	struct wsess *ini = wc->initiator;
 	conn_put(wc);
-	if (ini && !w->stopping) {
-		ini->pending = NULL;
-		initiator_schedule(ini, (int64_t)ini->sc->reconnect_interval * NS);
-	} else if (ini) {
-		ini->pending = NULL;
+	if (ini) {
+		if (ini->pending == wc)
+			ini->pending = NULL;
+		/* The directory said CONNECTING until now. */
+		sess_dirty(ini);
+		if (!w->stopping && !ini->disabled && !ini->conn && !ini->pending)
+			initiator_schedule(ini, (int64_t)ini->sc->reconnect_interval * NS);
 	}
 }
 
@@ -706,6 +714,7 @@ static void initiator_up(struct wconn *wc)
 	}
 	wc->s = se;
 	se->conn = wc;
+	se->pending = NULL; /* connected: no longer CONNECTING once it ends */
 	sess_dirty(se);
 	rfx_session_on_connect(&se->s, w->now);
 }
@@ -718,7 +727,7 @@ static void connect_failed(struct wconn *wc)
 	conn_put(wc);
 	se->pending = NULL;
 	se->endpoint = (se->endpoint + 1) % (se->sc->nconnect ? se->sc->nconnect : 1);
-	if (!w->stopping)
+	if (!w->stopping && !se->disabled)
 		initiator_schedule(se, (int64_t)se->sc->reconnect_interval * NS);
 }
 
@@ -799,7 +808,7 @@ static void initiator_connect(struct rfx_timer *t, uint64_t now, void *arg)
 	struct worker *w = se->w;
 	(void)t;
 	(void)now;
-	if (w->stopping || se->conn || se->pending || !se->sc->nconnect)
+	if (w->stopping || se->disabled || se->conn || se->pending || !se->sc->nconnect)
 		return;
 	clock_now(w);
 	if (!rfx_session_logon_time(&se->s, w->now)) { /* outside LogonTime..LogoutTime */
@@ -1080,6 +1089,13 @@ static uint32_t dir_state(const struct wsess *se)
 	}
 }
 
+/* Directory flags: TLS from the settings, HELD while `ringfix logout` holds
+ * the session out. */
+static uint32_t dir_flags(const struct wsess *se)
+{
+	return (se->sc->tls >= 0 ? RFX_WK_DIR_F_TLS : 0) | (se->disabled ? RFX_WK_DIR_F_HELD : 0);
+}
+
 static void sess_timer(struct rfx_timer *t, uint64_t now, void *arg)
 {
 	struct wsess *se = arg;
@@ -1102,12 +1118,141 @@ static void sess_service(struct wsess *se)
 		int64_t d = dl - w->now;
 		rfx_timer_wheel_add(tw, &se->timer, w->mono + (uint64_t)(d > 0 ? d : 0));
 	}
+	/* The directory's update stamp is CLOCK_MONOTONIC, as the heartbeat
+	 * (ringfix status subtracts it from its own monotonic reading). */
 	rfx_server_session_update(w->srv, se->idx, dir_state(se), se->s.next_sender,
-				  se->s.next_target, w->now);
+				  se->s.next_target, (int64_t)w->mono);
 	if (se->conn && rfx_session_state(&se->s) == RFX_SESSION_DISCONNECTED) {
 		/* The session ended (logon refused, timeout) without disconnect. */
 		op_disconnect(se);
 	}
+}
+
+/* ------------------------------------------------------ operator commands */
+
+/* One command from the supervisor's mailbox (`ringfix logout|logon|reset|
+ * disconnect`), run between the client rings and the session timers of a
+ * turn, so its store writes join this turn's commit. Answers fit
+ * RFX_MAILBOX_TEXT_MAX. */
+static int admin_logout(struct wsess *se, char *msg, size_t n)
+{
+	struct worker *w = se->w;
+	bool was_disabled = se->disabled;
+	se->disabled = true;
+	rfx_timer_wheel_cancel(rfx_loop_timers(w->loop), &se->reconnect);
+	if (rfx_session_logged_on(&se->s)) {
+		int rc = rfx_session_logout(&se->s, NULL, w->now);
+		if (rc < 0 && rc != -EPIPE)
+			return rc;
+		snprintf(msg, n, "Logout sent; no logon until 'ringfix logon'");
+	} else if (se->conn) {
+		rfx_session_on_disconnect(&se->s, w->now);
+		op_disconnect(se);
+		snprintf(msg, n, "not logged on; connection closed; no logon until 'ringfix logon'");
+	} else if (se->pending) {
+		rfx_conn_close(wc_conn(se->pending), -ECANCELED);
+		snprintf(msg, n, "connect cancelled; no logon until 'ringfix logon'");
+	} else {
+		snprintf(msg, n, "%s; no logon until 'ringfix logon'",
+			 was_disabled ? "already logged out" : "not connected");
+	}
+	return 0;
+}
+
+static int admin_logon(struct wsess *se, char *msg, size_t n)
+{
+	bool was_disabled = se->disabled;
+	se->disabled = false;
+	if (rfx_session_logged_on(&se->s)) {
+		snprintf(msg, n, "already logged on");
+	} else if (se->sc->acceptor) {
+		snprintf(msg, n, "%s; waiting for the counterparty's Logon",
+			 was_disabled ? "logon allowed again" : "logon allowed");
+	} else if (se->conn || se->pending) {
+		snprintf(msg, n, "logon in progress");
+	} else {
+		initiator_schedule(se, 0);
+		snprintf(msg, n, "connecting to %s:%u", se->sc->connect[se->endpoint].host,
+			 se->sc->connect[se->endpoint].port);
+	}
+	return 0;
+}
+
+static int admin_reset(struct wsess *se, char *msg, size_t n)
+{
+	bool on = rfx_session_logged_on(&se->s);
+	int rc = rfx_session_reset(&se->s, se->w->now);
+	if (rc == RFX_ESTATE) {
+		snprintf(msg, n, "a Logon or Logout handshake is in progress; try again");
+		return rc;
+	}
+	if (rc < 0 && rc != -EPIPE)
+		return rc;
+	if (on)
+		snprintf(msg, n, "Logon with ResetSeqNumFlag=Y sent: both sides restart at 1");
+	else if (se->sc->acceptor)
+		snprintf(msg, n, "sequence numbers are 1; the counterparty must reset its side too");
+	else
+		snprintf(msg, n, "sequence numbers are 1; the next Logon carries ResetSeqNumFlag=Y");
+	return 0;
+}
+
+static int admin_disconnect(struct wsess *se, char *msg, size_t n)
+{
+	struct worker *w = se->w;
+	if (se->conn) {
+		rfx_session_on_disconnect(&se->s, w->now);
+		op_disconnect(se);
+	} else if (se->pending) {
+		rfx_conn_close(wc_conn(se->pending), -ECANCELED);
+	} else {
+		snprintf(msg, n, "not connected");
+		return RFX_ESTATE;
+	}
+	if (se->sc->acceptor || se->disabled)
+		snprintf(msg, n, "disconnected");
+	else
+		snprintf(msg, n, "disconnected; reconnecting in %u s", se->sc->reconnect_interval);
+	return 0;
+}
+
+static void admin_poll(struct worker *w)
+{
+	struct rfx_mailbox_req rq;
+	char msg[RFX_MAILBOX_TEXT_MAX] = "";
+	static const char *const names[] = {"?", "logout", "logon", "reset", "disconnect"};
+	if (!rfx_mailbox_take(w->mbox, &w->mbox_last, &rq))
+		return;
+	struct wsess *se = NULL;
+	for (unsigned i = 0; i < w->nsess && !se; i++)
+		if (strcmp(w->sess[i].sc->id, rq.session) == 0)
+			se = &w->sess[i];
+	int rc;
+	if (!se) {
+		rc = RFX_ENOSESSION;
+		snprintf(msg, sizeof(msg), "no session %.64s on shard %u", rq.session, w->shard);
+	} else if (w->stopping) {
+		rc = RFX_ESTATE;
+		snprintf(msg, sizeof(msg), "shard %u is stopping", w->shard);
+	} else {
+		switch (rq.op) {
+		case RFX_MAILBOX_LOGOUT: rc = admin_logout(se, msg, sizeof(msg)); break;
+		case RFX_MAILBOX_LOGON: rc = admin_logon(se, msg, sizeof(msg)); break;
+		case RFX_MAILBOX_RESET: rc = admin_reset(se, msg, sizeof(msg)); break;
+		case RFX_MAILBOX_DISCONNECT: rc = admin_disconnect(se, msg, sizeof(msg)); break;
+		default:
+			rc = -EINVAL;
+			snprintf(msg, sizeof(msg), "unknown command %u", rq.op);
+		}
+		sess_dirty(se);
+		rfx_server_session_flags(w->srv, se->idx, dir_flags(se));
+		if (rc < 0 && !msg[0])
+			snprintf(msg, sizeof(msg), "%s", rfx_strerror(rc));
+		wlog(w, "%s: operator %s: %s%s", se->sc->id,
+		     rq.op < sizeof(names) / sizeof(names[0]) ? names[rq.op] : "?",
+		     rc < 0 ? "refused: " : "", msg);
+	}
+	rfx_mailbox_reply(w->mbox, rq.seq, rc, msg);
 }
 
 static void begin_stop(struct worker *w)
@@ -1166,6 +1311,7 @@ static void on_turn(struct rfx_loop *l, void *arg)
 		rfx_wk_shm_reap(w->srv);
 	}
 	rfx_wk_shm_poll(w->srv, POLL_BUDGET);
+	admin_poll(w);
 	for (unsigned i = 0; i < w->nsess; i++)
 		if (w->sess[i].dirty)
 			sess_service(&w->sess[i]);
@@ -1366,7 +1512,7 @@ static int sess_setup(struct worker *w, struct wsess *se)
 		rc = tls_ctx_get(w, sc);
 		if (rc < 0)
 			return rc;
-		rfx_server_session_flags(w->srv, se->idx, RFX_WK_DIR_F_TLS);
+		rfx_server_session_flags(w->srv, se->idx, dir_flags(se));
 	}
 	se->dirty = true;
 	if (sc->acceptor)
@@ -1483,6 +1629,8 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	rfx_wk_shm_set_ops(&client_ops, w);
 	if (c->idle == RFX_IDLE_BLOCK)
 		wake_setup(w);
+	w->mbox = rfx_wk_shm_mailbox(w->srv);
+	w->mbox_last = rfx_mailbox_last(w->mbox);
 	for (unsigned i = 0; i < c->nsessions; i++) {
 		if (c->sessions[i].shard != shard)
 			continue;

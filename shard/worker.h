@@ -35,6 +35,10 @@ void rfx_worker_conf_free(struct rfx_worker_conf *c);
 unsigned rfx_worker_conf_shards(const struct rfx_worker_conf *c);
 int rfx_worker_conf_cpu(const struct rfx_worker_conf *c, unsigned shard);
 const char *rfx_worker_conf_instance(const struct rfx_worker_conf *c);
+/* Session count, and the ID and shard of session i (0..count-1). */
+unsigned rfx_worker_conf_nsessions(const struct rfx_worker_conf *c);
+const char *rfx_worker_conf_session(const struct rfx_worker_conf *c, unsigned i,
+				    unsigned *shard);
 
 /* For a reload (SIGHUP): 1 if shard `shard` runs different sessions (or
  * the same ones differently) under b than under a, else 0. */

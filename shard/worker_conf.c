@@ -437,3 +437,15 @@ int rfx_worker_conf_needs_restart(const struct rfx_worker_conf *a,
 	}
 	return 0;
 }
+
+unsigned rfx_worker_conf_nsessions(const struct rfx_worker_conf *c)
+{
+	return c->nsessions;
+}
+
+const char *rfx_worker_conf_session(const struct rfx_worker_conf *c, unsigned i,
+				    unsigned *shard)
+{
+	*shard = c->sessions[i].shard;
+	return c->sessions[i].id;
+}

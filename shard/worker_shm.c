@@ -10,7 +10,8 @@ _Static_assert((int)RFX_WK_DIR_DISCONNECTED == (int)RFX_SESSION_DISCONNECTED &&
 	       (int)RFX_WK_DIR_LOGON_SENT == (int)RFX_SESSION_LOGON_SENT &&
 	       (int)RFX_WK_DIR_ACTIVE == (int)RFX_SESSION_ACTIVE &&
 	       (int)RFX_WK_DIR_LOGOUT_SENT == (int)RFX_SESSION_LOGOUT_SENT, "directory states");
-_Static_assert((int)RFX_WK_DIR_F_TLS == (int)RFX_SESSION_INFO_TLS, "directory flags");
+_Static_assert((int)RFX_WK_DIR_F_TLS == (int)RFX_SESSION_INFO_TLS &&
+	       (int)RFX_WK_DIR_F_HELD == (int)RFX_SESSION_INFO_HELD, "directory flags");
 _Static_assert((int)RFX_WK_EV_LOGON == (int)RFX_EV_LOGON && (int)RFX_WK_EV_LOGOUT == (int)RFX_EV_LOGOUT &&
 	       (int)RFX_WK_EV_DISCONNECT == (int)RFX_EV_DISCONNECT && (int)RFX_WK_EV_REJECT == (int)RFX_EV_REJECT &&
 	       (int)RFX_WK_EV_REPLAY_DONE == (int)RFX_EV_REPLAY_DONE, "events");
@@ -97,4 +98,9 @@ int rfx_wk_shm_poll(struct rfx_server *s, unsigned budget)
 void rfx_wk_shm_count(struct rfx_server *s, int ctr, uint64_t n)
 {
 	rfx_seg_count(rfx_server_seg(s), (enum rfx_counter)ctr, n);
+}
+
+struct rfx_mailbox *rfx_wk_shm_mailbox(struct rfx_server *s)
+{
+	return &rfx_server_seg(s)->hdr->mailbox;
 }

@@ -20,7 +20,7 @@ enum {
 	RFX_WK_DIR_ACTIVE = 4,
 	RFX_WK_DIR_LOGOUT_SENT = 5,
 };
-enum { RFX_WK_DIR_F_TLS = 1 };   /* directory entry flags */
+enum { RFX_WK_DIR_F_TLS = 1, RFX_WK_DIR_F_HELD = 2 };   /* directory entry flags */
 enum {
 	RFX_WK_EV_LOGON = 4,
 	RFX_WK_EV_LOGOUT = 5,
@@ -52,6 +52,8 @@ void rfx_wk_shm_set_ops(const struct rfx_wk_shm_ops *ops, void *ctx);
 int rfx_wk_shm_reap(struct rfx_server *s);
 int rfx_wk_shm_poll(struct rfx_server *s, unsigned budget);
 void rfx_wk_shm_count(struct rfx_server *s, int ctr, uint64_t n);
+/* The segment's command mailbox (shm/mailbox.h). */
+struct rfx_mailbox *rfx_wk_shm_mailbox(struct rfx_server *s);
 
 /* Plain-typed server calls, declared exactly as in shm/server.h (the
  * compiler checks the two agree in worker_shm.c, which sees both). */

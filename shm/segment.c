@@ -21,6 +21,7 @@ _Static_assert(offsetof(struct rfx_seg_hdr, shard_pid) == 256, "shard_pid offset
 _Static_assert(offsetof(struct rfx_seg_hdr, generation) == 272, "generation offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, heartbeat_ns) == 384, "heartbeat offset");
 _Static_assert(offsetof(struct rfx_seg_hdr, sleeping) == 512, "sleeping offset");
+_Static_assert(offsetof(struct rfx_seg_hdr, mailbox) == 640, "mailbox offset");
 _Static_assert(sizeof(struct rfx_session_info) == 96, "session info size");
 _Static_assert(sizeof(struct rfx_dir_entry) == 128, "directory entry size");
 _Static_assert(sizeof(struct rfx_slot_ctl) == RFX_SEG_SLOT_CTL_SIZE, "slot control size");
@@ -544,4 +545,18 @@ int rfx_session_id_check(const char *id)
 		p += n;
 	}
 	return *p ? -EINVAL : 0;
+}
+
+const char *rfx_seg_state_name(const struct rfx_session_info *info)
+{
+	if (info->state == RFX_SESSION_DISCONNECTED && (info->flags & RFX_SESSION_INFO_HELD))
+		return "HELD";
+	switch (info->state) {
+	case RFX_SESSION_DISCONNECTED: return "DISCONNECTED";
+	case RFX_SESSION_CONNECTING: return "CONNECTING";
+	case RFX_SESSION_LOGON_SENT: return "LOGON_SENT";
+	case RFX_SESSION_ACTIVE: return "ACTIVE";
+	case RFX_SESSION_LOGOUT_SENT: return "LOGOUT_SENT";
+	default: return "UNKNOWN";
+	}
 }

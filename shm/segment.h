@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm/mailbox.h"
 #include "shm/ring.h"
 #include "shm/ringfix.h"
 
@@ -91,7 +92,10 @@ struct rfx_seg_hdr {
 	 * Zero in a segment of a shard that never sleeps (older ones too). */
 	_Atomic uint32_t sleeping;
 	uint32_t reserved2;
-	uint8_t pad3[RFX_SEG_HDR_SIZE - 520];
+	uint8_t pad3[128 - 8];
+	/* Supervisor -> shard commands (shm/mailbox.h): their own lines. */
+	struct rfx_mailbox mailbox;
+	uint8_t pad4[RFX_SEG_HDR_SIZE - 640 - sizeof(struct rfx_mailbox)];
 };
 
 /* Session directory entry, updated by the shard under a seqlock. */
@@ -101,10 +105,11 @@ struct rfx_session_info {
 	uint32_t flags;               /* RFX_SESSION_INFO_* */
 	uint64_t next_sender_seq;     /* next MsgSeqNum we send */
 	uint64_t next_target_seq;     /* next MsgSeqNum we expect */
-	uint64_t updated_ns;
+	uint64_t updated_ns;          /* CLOCK_MONOTONIC of the last update */
 };
 
 #define RFX_SESSION_INFO_TLS 1u   /* the session's connection is TLS */
+#define RFX_SESSION_INFO_HELD 2u  /* `ringfix logout` holds it out until `ringfix logon` */
 
 struct rfx_dir_entry {
 	_Atomic uint32_t seq;         /* odd while the shard writes */
@@ -219,6 +224,10 @@ void rfx_seg_dir_write(struct rfx_seg *s, uint32_t i, const struct rfx_session_i
  * range) or -EAGAIN (the writer stayed mid-update; retry later). The id is
  * always NUL-terminated in *out. */
 int rfx_seg_dir_read(const struct rfx_seg *s, uint32_t i, struct rfx_session_info *out);
+
+/* Directory state as the CLI prints it ("ACTIVE", ...; "UNKNOWN" otherwise);
+ * a held disconnected session is "HELD". */
+const char *rfx_seg_state_name(const struct rfx_session_info *info);
 
 /* Find a session by ID in the directory; returns its index or RFX_ENOSESSION. */
 int rfx_seg_dir_find(const struct rfx_seg *s, const char *id);

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 from clitest import Runner, SKIP
 import sys
@@ -67,6 +68,18 @@ try:
                 s0["clients"] == [{"slot": 0, "pid": fx.pid, "state": "active"}] and
                 s1["clients"] == s0["clients"], out)
 
+    # The fixture heartbeats once at start, like a shard that stopped turning:
+    # a second later status calls it stalled (alive, but no loop turns).
+    time.sleep(1.1)
+    code, out, err = r = t.run("status", "--instance", inst, "--json")
+    t.expect("stalled shard --json", r, 0)
+    try:
+        t.check("json: stalled shard", json.loads(out)["shards"][0]["stalled"] is True, out)
+    except (ValueError, KeyError, IndexError):
+        t.check("json: stalled shard parses", False, out)
+    t.expect("stalled shard text", t.run("status", "--instance", inst), 0,
+             out_has=("pid %d alive but STALLED" % fx.pid,))
+
     # A shard killed outright leaves its segment behind: status says it is not
     # running (pid and start time no longer match a live process).
     fx.send_signal(signal.SIGKILL)
@@ -77,8 +90,14 @@ try:
         t.check("json: dead shard not alive", json.loads(out)["shards"][0]["alive"] is False, out)
     except ValueError:
         t.check("json: dead shard parses", False, out)
+    try:
+        sess = json.loads(out)["shards"][0]["sessions"][0]
+        t.check("json: a dead shard's session is DOWN, its last state kept",
+                sess["state"] == "DOWN" and sess["last_state"] == "ACTIVE", out)
+    except (ValueError, KeyError, IndexError):
+        t.check("json: dead shard sessions parse", False, out)
     t.expect("dead shard text", t.run("status", "--instance", inst), 0,
-             out_has=("NOT RUNNING",))
+             out_has=("NOT RUNNING", "DOWN"), out_lacks=("ACTIVE",))
 
     # One shard's segment missing: the other is still shown, exit 1.
     os.unlink("/dev/shm/ringfix.%s.1" % inst)

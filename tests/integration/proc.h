@@ -110,6 +110,42 @@ static inline void remove_dir(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* Settings of the two instances most tests run: a FIX.4.4 VENUE acceptor on
+ * port and a BANK initiator connecting to it (ReconnectInterval=1), both with
+ * the block idle strategy and a store under dir; engine_extra ends [ENGINE]. */
+static inline void venue_settings(char *cfg, size_t n, int port, const char *instance,
+				  const char *dir, const char *engine_extra)
+{
+	snprintf(cfg, n,
+		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
+		 "UseDataDictionary=N\n"
+		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
+		 "TargetCompID=BANK\nSocketAcceptPort=%d\n"
+		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/venue-store\nIdleStrategy=block\n%s",
+		 port, instance, dir, engine_extra);
+}
+
+static inline void bank_settings(char *cfg, size_t n, int port, const char *instance,
+				 const char *dir, const char *engine_extra)
+{
+	snprintf(cfg, n,
+		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
+		 "UseDataDictionary=N\n"
+		 "[SESSION]\nConnectionType=initiator\nBeginString=FIX.4.4\nSenderCompID=BANK\n"
+		 "TargetCompID=VENUE\nSocketConnectHost=127.0.0.1\nSocketConnectPort=%d\n"
+		 "ReconnectInterval=1\n"
+		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/bank-store\nIdleStrategy=block\n%s",
+		 port, instance, dir, engine_extra);
+}
+
+static inline void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* The executable an environment variable names (set by meson), or a skip. */
 static inline const char *bin(const char *var)
 {

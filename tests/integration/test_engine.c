@@ -63,13 +63,7 @@ static void start_opts(struct env *e, bool with_echo, const char *venue_engine)
 	snprintf(e->venue, sizeof(e->venue), "itv%u", tag % 1000000u);
 	snprintf(e->bank, sizeof(e->bank), "itb%u", tag % 1000000u);
 
-	snprintf(cfg, sizeof(cfg),
-		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
-		 "UseDataDictionary=N\n"
-		 "[SESSION]\nConnectionType=acceptor\nBeginString=FIX.4.4\nSenderCompID=VENUE\n"
-		 "TargetCompID=BANK\nSocketAcceptPort=%d\n"
-		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/venue-store\nIdleStrategy=block\n%s",
-		 e->port, e->venue, e->dir, venue_engine);
+	venue_settings(cfg, sizeof(cfg), e->port, e->venue, e->dir, venue_engine);
 	snprintf(path, sizeof(path), "%s/venue.cfg", e->dir);
 	write_file(path, cfg);
 	char log[512];
@@ -83,14 +77,7 @@ static void start_opts(struct env *e, bool with_echo, const char *venue_engine)
 		wait_log(elog, "bound", 10000);
 	}
 
-	snprintf(cfg, sizeof(cfg),
-		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=5\n"
-		 "UseDataDictionary=N\n"
-		 "[SESSION]\nConnectionType=initiator\nBeginString=FIX.4.4\nSenderCompID=BANK\n"
-		 "TargetCompID=VENUE\nSocketConnectHost=127.0.0.1\nSocketConnectPort=%d\n"
-		 "ReconnectInterval=1\n"
-		 "[ENGINE]\nInstanceName=%s\nStorePath=%s/bank-store\nIdleStrategy=block\n",
-		 e->port, e->bank, e->dir);
+	bank_settings(cfg, sizeof(cfg), e->port, e->bank, e->dir, "");
 	snprintf(path, sizeof(path), "%s/bank.cfg", e->dir);
 	write_file(path, cfg);
 	snprintf(log, sizeof(log), "%s/bank.log", e->dir);
