@@ -189,8 +189,7 @@ static bool venue_handle(int fd, const char *m, size_t n, unsigned long *seq)
 	const char *type = fix_get(m, n, "35", &tl);
 	if (!type || tl == 0)
 		return false;
-	if (getenv("RTB_DEBUG"))
-		fprintf(stderr, "venue got %.*s\n", (int)n, m);
+
 	if (tl == 1 && type[0] == 'D') {
 		int64_t t = bench_mono_ns();
 		long id = fix_get_long(m, n, "11");
