@@ -57,6 +57,9 @@ static int64_t *t_send;     /* strategy send (closed) or intended send (rate) */
 static int64_t *t_wire_in;  /* venue read the NewOrderSingle */
 static int64_t *t_wire_out; /* venue wrote the ExecutionReport */
 static int64_t *t_back;     /* strategy got the ExecutionReport */
+/* ringfix only, CLOCK_REALTIME: the shard read the ExecutionReport off the
+ * socket (rfx_message.recv_ns) and the strategy got it. */
+static int64_t *t_shard_rx, *t_back_real;
 static _Atomic uint32_t got; /* ExecutionReports the strategy got */
 static long max_id;
 
@@ -337,6 +340,12 @@ static void on_msg(void *ctx, const struct rfx_message *m)
 	if (m->msg_type_len == 1 && m->msg_type[0] == '8') {
 		int64_t id = -1;
 		rfx_message_int(m, 11, &id);
+		if (id > 0 && id <= max_id) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			t_back_real[id] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+			t_shard_rx[id] = m->recv_ns;
+		}
 		stamp_back((long)id);
 	}
 }
@@ -691,6 +700,8 @@ static void reset_stamps(void)
 	memset(t_wire_in, 0, b);
 	memset(t_wire_out, 0, b);
 	memset(t_back, 0, b);
+	memset(t_shard_rx, 0, b);
+	memset(t_back_real, 0, b);
 	atomic_store(&got, 0);
 }
 
@@ -701,6 +712,8 @@ static void run_closed(struct eng *e, const struct opts *o)
 	struct metric *rtt = metric_new("rtt", (size_t)n * o->runs);
 	struct metric *out = metric_new("out_leg", (size_t)n * o->runs);
 	struct metric *in = metric_new("in_leg", (size_t)n * o->runs);
+	/* ringfix: the part of the in leg from the shard's socket read on. */
+	struct metric *eng = e->c ? metric_new("in_engine", (size_t)n * o->runs) : NULL;
 	int64_t *v = malloc(sizeof(int64_t) * n);
 	if (!v)
 		die("out of memory");
@@ -714,9 +727,10 @@ static void run_closed(struct eng *e, const struct opts *o)
 			if (atomic_load(&got) < i)
 				die("an order did not come back within 5 s");
 		}
-		int64_t *cols[3][2] = {{t_back, t_send}, {t_wire_in, t_send}, {t_back, t_wire_out}};
-		struct metric *ms[3] = {rtt, out, in};
-		for (int k = 0; k < 3; k++) {
+		int64_t *cols[4][2] = {{t_back, t_send}, {t_wire_in, t_send}, {t_back, t_wire_out},
+				       {t_back_real, t_shard_rx}};
+		struct metric *ms[4] = {rtt, out, in, eng};
+		for (int k = 0; k < (eng ? 4 : 3); k++) {
 			for (unsigned i = 0; i < n; i++) {
 				unsigned id = o->warmup + 1 + i;
 				v[i] = cols[k][0][id] - cols[k][1][id];
@@ -727,6 +741,9 @@ static void run_closed(struct eng *e, const struct opts *o)
 	metric_report(rtt, o, "closed", false, n);
 	metric_report(out, o, "closed", false, n);
 	metric_report(in, o, "closed", false, n);
+	if (eng)
+		metric_report(eng, o, "closed", false, n);
+	metric_free(eng);
 	metric_free(rtt);
 	metric_free(out);
 	metric_free(in);
@@ -865,8 +882,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	max_id = (long)(o.warmup + o.orders > o.stream ? o.warmup + o.orders : o.stream);
-	int64_t **arrs[4] = {&t_send, &t_wire_in, &t_wire_out, &t_back};
-	for (int k = 0; k < 4; k++)
+	int64_t **arrs[6] = {&t_send, &t_wire_in, &t_wire_out, &t_back, &t_shard_rx, &t_back_real};
+	for (int k = 0; k < 6; k++)
 		if (!(*arrs[k] = calloc((size_t)max_id + 1, sizeof(int64_t))))
 			die("out of memory");
 
@@ -902,7 +919,7 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, PROG ": could not remove %s\n", dir);
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 6; k++)
 		free(*arrs[k]);
 	return 0;
 }
