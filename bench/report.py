@@ -117,10 +117,14 @@ def rt_tables(idx, summary):
     rows = []
     for l in labels:
         o, i = idx.get((l, "closed", "out_leg")), idx.get((l, "closed", "in_leg"))
+        e = idx.get((l, "closed", "in_engine"))
         if o and i:
-            rows.append([l, rng(o["p50"]), rng(o["p99"]), rng(i["p50"]), rng(i["p99"])])
-    table("   one-way legs, closed loop (us): strategy -> venue wire, venue wire -> strategy",
-          ["path", "out p50", "out p99", "in p50", "in p99"], rows)
+            rows.append([l, rng(o["p50"]), rng(o["p99"]), rng(i["p50"]), rng(i["p99"]),
+                         rng(e["p50"]) if e else "-", rng(e["p99"]) if e else "-"])
+    table("   one-way legs, closed loop (us): out = strategy -> venue read, in = venue write -> "
+          "strategy;\n   in-engine = the part of 'in' from the shard's socket read on",
+          ["path", "out p50", "out p99", "in p50", "in p99", "in-engine p50", "in-engine p99"],
+          rows)
 
     rows = []
     for l in labels:
