@@ -17,14 +17,16 @@
  * strategy). Modes:
  *
  *   closed  one order in flight; round trip and legs
- *   rate    fixed rate (--rate per second); latency from the intended send
+ *   rate    fixed rate (--rate per second, default 2000, --rate-orders of
+ *           them); latency from the intended send
  *           time, so a stall delays every later order (no coordinated omission)
  *   stream  the venue writes N ExecutionReports as fast as it can; msgs/s and
  *           the delivered latency (venue write -> strategy callback)
  *
  *   rt_bench --engine ringfix|floor|qf-mem|qf-file [--ringfixd BIN]
  *            [--durability batch|full|none] [--modes closed,rate,stream]
- *            [--runs N] [--orders N] [--rate R] [--stream N] [--quick]
+ *            [--runs N] [--orders N] [--warmup N] [--rate R] [--rate-orders N]
+ *            [--stream N] [--quick]
  *            [--cpus APP,ENGINE] [--wait block|spin] [--json FILE] [--curves DIR]
  *
  * --json appends one JSON object per mode and metric; --curves writes the
@@ -449,7 +451,7 @@ static void qf_cb(void *ctx, long id)
 struct opts {
 	const char *engine, *rfxd, *durability, *json, *curves, *modes, *wait;
 	int app_cpu, eng_cpu;
-	unsigned runs, orders, warmup, rate, stream;
+	unsigned runs, orders, warmup, rate, rate_orders, stream;
 };
 
 static void eng_open(struct eng *e, const struct opts *o, const char *dir, int port)
@@ -754,7 +756,7 @@ static void run_closed(struct eng *e, const struct opts *o)
  * then, whether or not the sender was late. */
 static void run_rate(struct eng *e, const struct opts *o)
 {
-	unsigned n = o->orders, total = o->warmup + n;
+	unsigned n = o->rate_orders, total = o->warmup + n;
 	int64_t gap = 1000000000LL / o->rate;
 	struct metric *rtt = metric_new("rtt", (size_t)n * o->runs);
 	int64_t *v = malloc(sizeof(int64_t) * n);
@@ -816,7 +818,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: rt_bench --engine ringfix|floor|qf-mem|qf-file [--ringfixd BIN]\n"
 		"       [--durability batch|full|none] [--modes closed,rate,stream] [--runs N]\n"
-		"       [--orders N] [--rate R] [--stream N] [--quick] [--cpus APP,ENGINE]\n"
+		"       [--orders N] [--warmup N] [--rate R] [--rate-orders N] [--stream N] [--quick]\n"
+		"       [--cpus APP,ENGINE]\n"
 		"       [--wait block|spin] [--json FILE] [--curves DIR]\n");
 	exit(2);
 }
@@ -825,19 +828,25 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.engine = "ringfix", .durability = "batch", .modes = "closed,rate,stream",
 			 .wait = "block", .app_cpu = -1, .eng_cpu = -1, .runs = 3, .orders = 20000,
-			 .warmup = 1000, .rate = 10000, .stream = 200000};
+			 .warmup = 1000, .rate = 2000, .rate_orders = 5000, .stream = 200000};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu >= 2) {
 		o.app_cpu = 0;
 		o.eng_cpu = 1;
 	}
-	bool quick = false;
+	/* --quick sets smaller defaults; explicit options win wherever they stand. */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--quick")) {
+			o.runs = 2;
+			o.orders = 500;
+			o.warmup = 50;
+			o.rate_orders = 500;
+			o.stream = 5000;
+		}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--quick")) {
-			quick = true;
+		if (!strcmp(a, "--quick"))
 			continue;
-		}
 		if (!v)
 			usage();
 		i++;
@@ -853,8 +862,12 @@ int main(int argc, char **argv)
 			o.runs = (unsigned)atoi(v);
 		else if (!strcmp(a, "--orders"))
 			o.orders = (unsigned)atoi(v);
+		else if (!strcmp(a, "--warmup"))
+			o.warmup = (unsigned)atoi(v);
 		else if (!strcmp(a, "--rate"))
 			o.rate = (unsigned)atoi(v);
+		else if (!strcmp(a, "--rate-orders"))
+			o.rate_orders = (unsigned)atoi(v);
 		else if (!strcmp(a, "--stream"))
 			o.stream = (unsigned)atoi(v);
 		else if (!strcmp(a, "--wait"))
@@ -869,19 +882,14 @@ int main(int argc, char **argv)
 		} else
 			usage();
 	}
-	if (quick) {
-		o.runs = o.runs > 2 ? 2 : o.runs;
-		o.orders = 500;
-		o.warmup = 50;
-		o.stream = 5000;
-	}
-	if (!o.runs || o.runs > 32 || !o.orders || !o.rate || !o.stream)
-		die("--runs must be 1..32; --orders, --rate and --stream positive");
+	if (!o.runs || o.runs > 32 || !o.orders || !o.rate || !o.rate_orders || !o.stream)
+		die("--runs must be 1..32; --orders, --rate, --rate-orders and --stream positive");
 	if (strcmp(o.wait, "block") && strcmp(o.wait, "spin"))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 
-	max_id = (long)(o.warmup + o.orders > o.stream ? o.warmup + o.orders : o.stream);
+	unsigned most = o.orders > o.rate_orders ? o.orders : o.rate_orders;
+	max_id = (long)(o.warmup + most > o.stream ? o.warmup + most : o.stream);
 	int64_t **arrs[6] = {&t_send, &t_wire_in, &t_wire_out, &t_back, &t_shard_rx, &t_back_real};
 	for (int k = 0; k < 6; k++)
 		if (!(*arrs[k] = calloc((size_t)max_id + 1, sizeof(int64_t))))
