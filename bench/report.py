@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Report of a bench/run.sh output directory: table, combined JSON, plots.
 
-    bench/report.py OUT [--json FILE] [--no-plots]
+    bench/report.py OUT [--json FILE] [--no-plots] [--markdown]
 
 Reads OUT/*.jsonl (one JSON object per line, written by the benchmark steps),
 OUT/machine.txt and the percentile curves OUT/*.dat of rt_bench; prints the
@@ -284,11 +284,60 @@ def plots(out, idx):
     return made
 
 
+def markdown(idx, summary, machine):
+    """The README table: round trip, legs, fixed rate, throughput, components."""
+    def us(t):
+        if t[0] >= 10000:
+            return f"{t[0] / 1e3:.1f} ms [{t[1] / 1e3:.1f}–{t[2] / 1e3:.1f}]"
+        f = lambda v: f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+        return f"{f(t[0])} µs [{f(t[1])}–{f(t[2])}]"
+    out = ["| measurement | path | p50 | p99 | ratio |", "|---|---|---|---|---|"]
+    floor = idx.get(("floor", "closed", "rtt"))
+    ref = idx.get(("ringfix-batch", "closed", "rtt"))
+    for l in RT_ORDER:
+        r = idx.get((l, "closed", "rtt"))
+        if not r:
+            continue
+        if l.startswith("qf") and ref:
+            note = f"{r['p50'][0] / ref['p50'][0]:.2f}× / {r['p99'][0] / ref['p99'][0]:.2f}× ringfix"
+        elif floor and l != "floor":
+            note = f"{r['p50'][0] / floor['p50'][0]:.2f}× / {r['p99'][0] / floor['p99'][0]:.2f}× floor"
+        else:
+            note = ""
+        out.append(f"| round trip, closed loop | {l} | {us(r['p50'])} | {us(r['p99'])} | {note} |")
+    for l in ["floor", "ringfix-batch", "qf-mem"]:
+        o, i = idx.get((l, "closed", "out_leg")), idx.get((l, "closed", "in_leg"))
+        if o and i:
+            out.append(f"| legs out / in, p50 | {l} | {us(o['p50'])} | {us(i['p50'])} (in) | |")
+    e = idx.get(("ringfix-batch", "closed", "in_engine"))
+    if e:
+        out.append(f"| in leg from the shard's read on | ringfix-batch | {us(e['p50'])} | "
+                   f"{us(e['p99'])} | |")
+    for l in RT_ORDER:
+        r = idx.get((l, "rate", "rtt"))
+        if r:
+            out.append(f"| fixed rate, from intended send | {l} | {us(r['p50'])} | {us(r['p99'])} | |")
+    qf = idx.get(("qf-mem", "stream", "delivered"))
+    for l in RT_ORDER:
+        r = idx.get((l, "stream", "delivered"))
+        if r:
+            t = r["msgs_per_s"]
+            x = f"{t[0] / qf['msgs_per_s'][0]:.1f}× qf-mem" if qf and l != "qf-mem" else ""
+            out.append(f"| ExecutionReport stream, msg/s | {l} | {fmt(t[0])} [{fmt(t[1])}–"
+                       f"{fmt(t[2])}] | delivered p99 {us(r['p99'])} | {x} |")
+    for m in summary.get("micro", []):
+        out.append(f"| {m['benchmark']} | ringfix | {m['ringfix']} | ref {m['reference']} | "
+                   f"{m['ratio']} |")
+    print("\n".join(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("--json")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print only the summary as a Markdown table (for README.md)")
     a = ap.parse_args()
     steps = load(a.out)
     machine = {}
@@ -300,6 +349,13 @@ def main():
                 machine[k.strip()] = v.strip()
     summary = {}
     idx = rt_index(steps)
+    if a.markdown:
+        with open(os.devnull, "w") as null:
+            stdout, sys.stdout = sys.stdout, null
+            micro_tables(steps, summary)
+            sys.stdout = stdout
+        markdown(idx, summary, machine)
+        return
     lay = next(iter(idx.values()), None)
     print("\nringfix benchmark report")
     for k, v in machine.items():
