@@ -363,7 +363,7 @@ def main():
     if lay:
         print(f"  core layout: strategy and venue threads on CPU {lay['app_cpu']} "
               f"({lay['wait']} wait); engine on CPU {lay['engine_cpu']} (ringfix shard spins "
-              f"there, IdleStrategy=spin; QuickFIX's socket thread; the floor client)")
+              f"there, IdleStrategy=spin; QuickFIX's socket thread; the floor client, spinning)")
     rt_tables(idx, summary)
     micro_tables(steps, summary)
     other_tables(steps, summary)

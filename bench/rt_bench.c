@@ -33,7 +33,7 @@
  * latency percentile curve (all runs pooled) as DIR/ENGINE[-DUR]-MODE.dat.
  * Core layout: the strategy and venue threads run on APP; the engine (the
  * ringfix shard, spinning; QuickFIX's socket thread; the floor client, which
- * is its own engine) on ENGINE.
+ * is its own engine and spins there) on ENGINE.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -500,8 +500,9 @@ static void eng_open(struct eng *e, const struct opts *o, const char *dir, int p
 			die("the ringfix session never logged on");
 	} else if (!strcmp(o->engine, "floor")) {
 		/* The floor plays engine and strategy in one thread: it gets the
-		 * engine's core. */
+		 * engine's core and, owning it like the shard, spins. */
 		pin(o->eng_cpu);
+		e->spin = true;
 		struct sockaddr_in a = {.sin_family = AF_INET,
 					.sin_port = htons((uint16_t)port),
 					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -910,7 +911,7 @@ int main(int argc, char **argv)
 	       o.engine, strcmp(o.engine, "ringfix") ? "" : " durability=",
 	       strcmp(o.engine, "ringfix") ? "" : o.durability, o.runs, o.app_cpu, o.wait, o.eng_cpu,
 	       !strcmp(o.engine, "ringfix") ? "shard, IdleStrategy=spin"
-	       : !strcmp(o.engine, "floor") ? "raw-socket client, same thread as strategy"
+	       : !strcmp(o.engine, "floor") ? "raw-socket client spinning, same thread as strategy"
 					    : "QuickFIX socket thread",
 	       ncpu);
 	fflush(stdout);
