@@ -242,7 +242,7 @@ def other_tables(steps, summary):
 
 
 # Tic labels are gnuplot format strings: %% is a percent sign.
-GP_HEAD = """set terminal png size 900,560
+GP_HEAD = """set terminal png size 1000,560
 set output '{png}'
 set title '{title}'
 set logscale x
@@ -251,7 +251,7 @@ set xlabel 'percentile'
 set ylabel 'latency (us)'
 set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000)
 set grid
-set key left top
+set key outside right top
 """
 
 
