@@ -346,7 +346,11 @@ def main():
         with open(mpath) as f:
             for line in f:
                 k, _, v = line.partition(":")
-                machine[k.strip()] = v.strip()
+                k = k.strip()
+                if k.startswith("rerun"):
+                    machine.setdefault("reruns", []).append(f"{k[len('rerun of '):]}: {v.strip()}")
+                else:
+                    machine[k] = v.strip()
     summary = {}
     idx = rt_index(steps)
     if a.markdown:
@@ -359,7 +363,8 @@ def main():
     lay = next(iter(idx.values()), None)
     print("\nringfix benchmark report")
     for k, v in machine.items():
-        print(f"  {k}: {v}")
+        for one in (v if isinstance(v, list) else [v]):
+            print(f"  {k}: {one}")
     if lay:
         print(f"  core layout: strategy and venue threads on CPU {lay['app_cpu']} "
               f"({lay['wait']} wait); engine on CPU {lay['engine_cpu']} (ringfix shard spins "

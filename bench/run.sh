@@ -72,13 +72,19 @@ ringfixd=$build/cli/ringfixd
 failed=""
 qf_acceptor=${QF_ACCEPTOR:-$build/bench/qf_acceptor}
 
-{
-	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs online"
-	echo "kernel: $(uname -r)"
-	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "options: runs=$runs ${quick:+quick }${size:+size=$size}"
-} | tee "$out/machine.txt"
+if [ -n "$only" ] && [ -f "$out/machine.txt" ]; then
+	# A partial rerun keeps the first run's description and notes itself.
+	echo "rerun of $only: $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)" |
+		tee -a "$out/machine.txt"
+else
+	{
+		echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs online"
+		echo "kernel: $(uname -r)"
+		echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "options: runs=$runs ${quick:+quick }${size:+size=$size}"
+	} | tee "$out/machine.txt"
+fi
 
 wanted() {
 	[ -z "$only" ] && return 0
