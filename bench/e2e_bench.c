@@ -13,8 +13,8 @@
  *   e2e_bench --ringfixd BIN --ringfix BIN [--quick] [--json] [--runs N]
  *             [--orders N] [--idle block|spin-yield|spin]
  *
- * No QuickFIX figure yet: an equivalent QuickFIX initiator/acceptor pair is
- * still to be written (see the worker branch report).
+ * The comparison with QuickFIX and the raw-socket floor is rt_bench's (one
+ * ringfixd against a venue peer in the strategy's process).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,82 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_proc.h"
 #include "shm/ringfix.h"
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "e2e_bench: %s\n", what);
-	exit(1);
-}
-
-static pid_t spawn(const char *log, char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork failed");
-	if (pid == 0) {
-		/* A failed test must not leave engines behind: they get SIGTERM
-		 * when the process that started them goes away. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool log_has(const char *path, const char *what)
-{
-	char buf[65536];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
-static void wait_log(const char *path, const char *what)
-{
-	int64_t end = now_ns() + 15000000000LL;
-	while (!log_has(path, what)) {
-		if (now_ns() > end) {
-			fprintf(stderr, "e2e_bench: no '%s' in %s\n", what, path);
-			exit(1);
-		}
-		usleep(20000);
-	}
-}
-
-static void stop(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("bind");
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -154,20 +80,20 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!rd || !ringfix)
-		die("--ringfixd and --ringfix are required");
+		bench_die("e2e_bench", "--ringfixd and --ringfix are required");
 	if (quick) {
 		runs = 2;
 		orders = 200;
 		warmup = 20;
 	}
 	if (!runs || !orders)
-		die("--runs and --orders must be positive");
+		bench_die("e2e_bench", "--runs and --orders must be positive");
 
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/rfx-e2e.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
-		die("mkdtemp");
-	int port = free_port();
+		bench_die("e2e_bench", "mkdtemp");
+	int port = bench_free_port();
 	char venue[32], bank[32], path[600], log[600], cfg[1400];
 	snprintf(venue, sizeof(venue), "e2ev%d", (int)getpid());
 	snprintf(bank, sizeof(bank), "e2eb%d", (int)getpid());
@@ -183,12 +109,12 @@ int main(int argc, char **argv)
 	fputs(cfg, f);
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/venue.log", dir);
-	pid_t vpid = spawn(log, (char *[]){(char *)rd, path, NULL});
-	wait_log(log, "serving");
+	pid_t vpid = bench_spawn(log, (char *[]){(char *)rd, path, NULL});
+	bench_wait_log("e2e_bench", log, "serving");
 	char elog[600];
 	snprintf(elog, sizeof(elog), "%s/echo.log", dir);
-	pid_t epid = spawn(elog, (char *[]){(char *)ringfix, "echo", "--instance", venue, NULL});
-	wait_log(elog, "bound");
+	pid_t epid = bench_spawn(elog, (char *[]){(char *)ringfix, "echo", "--instance", venue, NULL});
+	bench_wait_log("e2e_bench", elog, "bound");
 
 	snprintf(cfg, sizeof(cfg),
 		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\n"
@@ -202,36 +128,36 @@ int main(int argc, char **argv)
 	fputs(cfg, f);
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/bank.log", dir);
-	pid_t bpid = spawn(log, (char *[]){(char *)rd, path, NULL});
-	wait_log(log, "serving");
+	pid_t bpid = bench_spawn(log, (char *[]){(char *)rd, path, NULL});
+	bench_wait_log("e2e_bench", log, "serving");
 
 	struct rfx_client *c = NULL;
 	struct rfx_client_opts co = {.wait = RFX_IDLE_SPIN};
 	int rc;
-	int64_t end = now_ns() + 15000000000LL;
-	while ((rc = rfx_client_attach(&c, bank, &co)) < 0 && now_ns() < end)
+	int64_t end = bench_mono_ns() + 15000000000LL;
+	while ((rc = rfx_client_attach(&c, bank, &co)) < 0 && bench_mono_ns() < end)
 		usleep(20000);
 	if (rc < 0)
-		die("attach to the bank instance failed");
+		bench_die("e2e_bench", "attach to the bank instance failed");
 	int h = rfx_bind(c, "FIX.4.4:BANK->VENUE", 0);
 	if (h < 0)
-		die("bind failed");
+		bench_die("e2e_bench", "bind failed");
 	struct rfx_session_status st = {0};
 	struct strat s = {0};
-	while (now_ns() < end) {
+	while (bench_mono_ns() < end) {
 		rfx_poll(c, &handler, &s, 64);
 		if (rfx_session_status(c, h, &st) == 0 && st.state == RFX_SESSION_ACTIVE)
 			break;
 		usleep(10000);
 	}
 	if (st.state != RFX_SESSION_ACTIVE)
-		die("the bank session never logged on");
+		bench_die("e2e_bench", "the bank session never logged on");
 
 	int64_t *rtt = malloc(sizeof(int64_t) * orders);
 	double *p50 = malloc(sizeof(double) * runs), *p99 = malloc(sizeof(double) * runs);
 	double *rate = malloc(sizeof(double) * runs);
 	if (!rtt || !p50 || !p99 || !rate)
-		die("out of memory");
+		bench_die("e2e_bench", "out of memory");
 	char body[256];
 	for (unsigned r = 0; r < runs; r++) {
 		int64_t t_run = 0;
@@ -240,34 +166,34 @@ int main(int argc, char **argv)
 					   "35=D\00111=r%u-%u\00121=1\00155=ABC\00154=1\001"
 					   "60=20260101-00:00:00\00140=2\00144=101.25\00138=100\001", r, i);
 			unsigned want = s.back + 1;
-			int64_t t0 = now_ns();
+			int64_t t0 = bench_mono_ns();
 			if (i == warmup)
 				t_run = t0;
 			while ((rc = rfx_send(c, h, body, (uint32_t)len, i, 0)) == RFX_EFULL)
 				rfx_poll(c, &handler, &s, 64);
 			if (rc < 0)
-				die("send failed");
+				bench_die("e2e_bench", "send failed");
 			int64_t limit = t0 + 5000000000LL;
 			while (s.back < want) {
 				rc = rfx_poll(c, &handler, &s, 64);
 				if (rc < 0)
-					die("poll failed (shard gone?)");
-				if (now_ns() > limit)
-					die("an order did not come back within 5 s");
+					bench_die("e2e_bench", "poll failed (shard gone?)");
+				if (bench_mono_ns() > limit)
+					bench_die("e2e_bench", "an order did not come back within 5 s");
 			}
 			if (i >= warmup)
-				rtt[i - warmup] = now_ns() - t0;
+				rtt[i - warmup] = bench_mono_ns() - t0;
 		}
-		double secs = (double)(now_ns() - t_run) / 1e9;
+		double secs = (double)(bench_mono_ns() - t_run) / 1e9;
 		qsort(rtt, orders, sizeof(rtt[0]), cmp_i64);
 		p50[r] = (double)rtt[orders / 2] / 1000.0;
 		p99[r] = (double)rtt[(size_t)((double)orders * 0.99)] / 1000.0;
 		rate[r] = (double)orders / secs;
 	}
 	rfx_client_detach(c);
-	stop(bpid);
-	stop(epid);
-	stop(vpid);
+	bench_stop(bpid);
+	bench_stop(epid);
+	bench_stop(vpid);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
@@ -304,7 +230,7 @@ int main(int argc, char **argv)
 		printf("  rtt p50   %8.1f us  (min-max over runs %.1f-%.1f)\n", m50[0], m50[1], m50[2]);
 		printf("  rtt p99   %8.1f us  (%.1f-%.1f)\n", m99[0], m99[1], m99[2]);
 		printf("  ping-pong %8.0f orders/s  (%.0f-%.0f)\n", mr[0], mr[1], mr[2]);
-		printf("  reference: no QuickFIX end-to-end peer yet\n");
+		printf("  reference: rt_bench (QuickFIX and the raw-socket floor)\n");
 	}
 	free(rtt);
 	free(p50);

@@ -20,6 +20,7 @@ packages=(
 	liburing-dev libssl-dev liblmdb-dev libjemalloc-dev libexpat1-dev
 	libcriterion-dev
 	libquickfix-dev   # reference peer for benchmarks and interop tests only
+	gnuplot-nox       # bench/run.sh plots
 	openssl           # certificates for the TLS tests
 	tzdata            # IANA time zones for session schedules
 )

@@ -94,6 +94,7 @@ struct wconn {
 	struct rfx_timer timer;       /* logon wait / close grace */
 	uint8_t *tx;
 	char *rx;
+	uint32_t rxoff;               /* unconsumed bytes: rx + rxoff, rxlen of them */
 	uint32_t rxlen;
 	bool used;
 	bool dropped;                 /* closed by us; ignore further bytes */
@@ -412,6 +413,7 @@ static struct wconn *conn_get(struct worker *w)
 			wc->used = true;
 			wc->s = NULL;
 			wc->initiator = NULL;
+			wc->rxoff = 0;
 			wc->rxlen = 0;
 			wc->dropped = false;
 			wc->tls_on = wc->tls_open = wc->hs_timeout = false;
@@ -556,7 +558,7 @@ static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
 static void frame(struct wconn *wc)
 {
 	while (!wc->dropped && rfx_conn_state(wc_conn(wc)) == RFX_CONN_OPEN) {
-		char *p = wc->rx;
+		char *p = wc->rx + wc->rxoff;
 		uint32_t n = wc->rxlen;
 		const char *b = memmem(p, n, "8=", 2);
 		if (!b) {
@@ -608,7 +610,9 @@ static void frame(struct wconn *wc)
 		 * of the reassembly buffer so it can be compacted afterwards. */
 		char *msg = wc->w->scratch;
 		memcpy(msg, p, mlen);
-		memmove(p, p + mlen, n - mlen);
+		/* Consume by offset: compacting per message moved the rest of a
+		 * 16 KiB read once per message (quadratic in messages per read). */
+		wc->rxoff += (uint32_t)mlen;
 		wc->rxlen = n - (uint32_t)mlen;
 		deliver_msg(wc, msg, mlen);
 	}
@@ -621,6 +625,11 @@ static void wc_data(struct wconn *wc, const uint8_t *p, uint32_t n)
 		return;
 	clock_now(w);
 	while (n) {
+		if (wc->rxoff) {
+			/* One compaction per read, not per message. */
+			memmove(wc->rx, wc->rx + wc->rxoff, wc->rxlen);
+			wc->rxoff = 0;
+		}
 		uint32_t room = RX_CAP - wc->rxlen;
 		uint32_t k = n < room ? n : room;
 		memcpy(wc->rx + wc->rxlen, p, k);
