@@ -1,6 +1,7 @@
 /*
  * Process scaffolding of the bench/ programs that start engines: spawn with
- * PDEATHSIG and a log file, wait for a log line, stop, a free loopback port.
+ * PDEATHSIG and a log file, wait for a log line (or for N of them), stop, a
+ * free loopback port, a scratch directory, the sort order for medians.
  * Header-only (static functions) so each benchmark stays one executable.
  */
 #ifndef RFX_BENCH_PROC_H
@@ -108,6 +109,56 @@ static inline void bench_write_file(const char *prog, char *path, size_t cap, co
 		bench_die(prog, "cannot write a settings file");
 	fputs(text, f);
 	fclose(f);
+}
+
+/* Lines of the log that contain `what`. */
+static inline unsigned bench_log_count(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Until `what` is in `times` lines of the log (one per shard...); false
+ * after timeout_ns, for the caller to report. */
+static inline bool bench_wait_lines(const char *path, const char *what, unsigned times,
+				    int64_t timeout_ns)
+{
+	int64_t end = bench_mono_ns() + timeout_ns;
+	while (bench_log_count(path, what) < times) {
+		if (bench_mono_ns() > end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/* A fresh directory $TMPDIR/<prefix>.XXXXXX into dir; false on failure. */
+static inline bool bench_tmpdir(char *dir, size_t cap, const char *prefix)
+{
+	snprintf(dir, cap, "%s/%s.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", prefix);
+	return mkdtemp(dir) != NULL;
+}
+
+static inline void bench_rmdir(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* qsort order of doubles (medians over runs). */
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
 }
 
 #endif

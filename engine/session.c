@@ -695,6 +695,7 @@ static void clear_connection_state(struct rfx_session *s)
 	s->received_logon = s->sent_logon = s->sent_logout = false;
 	s->received_reset = s->sent_reset = false;
 	s->resend_begin = s->resend_end = s->resend_target = 0;
+	s->rs_next = s->rs_end = s->rs_gap = 0;
 	s->test_requests = 0;
 	s->queue_used = 0;
 }
@@ -1026,7 +1027,11 @@ struct resend {
 	uint64_t current, end, gap;
 	int64_t now;
 	bool failed;
+	bool paused;          /* out of send room: continue from current */
 };
+
+/* Room kept for the header a resent message gains and one gap fill. */
+#define RESEND_SLACK 512u
 
 static void send_gap_fill(struct rfx_session *s, uint64_t seq, uint64_t new_seq, int64_t now)
 {
@@ -1089,6 +1094,10 @@ static int resend_one(void *ctx, uint64_t seq, const char *msg, size_t len)
 		r->current = seq + 1;
 		return 0;
 	}
+	if (s->ops.send_room && s->ops.send_room(s->ops.ctx) < len + RESEND_SLACK) {
+		r->paused = true;
+		return 1;
+	}
 	if (!r->gap && seq > r->current)
 		r->gap = r->current;
 	if (r->gap)
@@ -1100,6 +1109,47 @@ static int resend_one(void *ctx, uint64_t seq, const char *msg, size_t len)
 	emit(s, &e, r->now);
 	r->current = seq + 1;
 	return 0;
+}
+
+/* Serve the ResendRequest in rs_* from rs_next on, until done or out of
+ * send room (then it stays pending for rfx_session_resend_continue). */
+static void resend_serve(struct rfx_session *s, int64_t now)
+{
+	struct resend r = {.s = s, .current = s->rs_next, .end = s->rs_end, .gap = s->rs_gap,
+			   .now = now};
+	if (s->ops.store_range &&
+	    s->ops.store_range(s->ops.ctx, r.current, r.end, resend_one, &r) < 0)
+		event(s, RFX_SESSION_EV_STORE_ERROR, "cannot read stored messages");
+	if (s->state == RFX_SESSION_DISCONNECTED) {
+		s->rs_next = s->rs_end = s->rs_gap = 0;
+		return;
+	}
+	if (r.paused) {
+		s->rs_next = r.current;
+		s->rs_gap = r.gap;
+		return;
+	}
+	s->rs_next = s->rs_end = s->rs_gap = 0;
+	/* Trailing run: gap-fill to just after the last message asked for
+	 * (never NewSeqNo = last resent, a classic engine bug). */
+	if (!r.gap && r.current <= r.end)
+		r.gap = r.current;
+	if (r.gap)
+		send_gap_fill(s, r.gap, r.end + 1, now);
+	event(s, RFX_SESSION_EV_RESEND_REQUEST_SERVED, "served ResendRequest");
+}
+
+bool rfx_session_resend_continue(struct rfx_session *s, int64_t now)
+{
+	if (!s->rs_end)
+		return false;
+	if (s->state == RFX_SESSION_DISCONNECTED) {
+		s->rs_next = s->rs_end = s->rs_gap = 0;
+		return false;
+	}
+	s->now = now;
+	resend_serve(s, now);
+	return s->rs_end != 0;
 }
 
 static void next_resend_request(struct rfx_session *s, const struct rfx_session_msg *m,
@@ -1126,19 +1176,11 @@ static void next_resend_request(struct rfx_session *s, const struct rfx_session_
 		/* Nothing kept to resend: one gap fill over the whole range. */
 		send_gap_fill(s, begin, end + 1, now);
 	} else if (begin <= end) {
-		struct resend r = {.s = s, .current = begin, .end = end, .now = now};
-		if (s->ops.store_range &&
-		    s->ops.store_range(s->ops.ctx, begin, end, resend_one, &r) < 0)
-			event(s, RFX_SESSION_EV_STORE_ERROR, "cannot read stored messages");
-		if (s->state == RFX_SESSION_DISCONNECTED)
-			return;
-		/* Trailing run: gap-fill to just after the last message asked
-		 * for (never NewSeqNo = last resent, a classic engine bug). */
-		if (!r.gap && r.current <= end)
-			r.gap = r.current;
-		if (r.gap)
-			send_gap_fill(s, r.gap, end + 1, now);
-		event(s, RFX_SESSION_EV_RESEND_REQUEST_SERVED, "served ResendRequest");
+		/* A new request replaces one still being served. */
+		s->rs_next = begin;
+		s->rs_end = end;
+		s->rs_gap = 0;
+		resend_serve(s, now);
 	}
 	if (s->state == RFX_SESSION_DISCONNECTED)
 		return;

@@ -165,6 +165,12 @@ struct rfx_session_ops {
 	int (*store_put)(void *ctx, uint64_t seq, const char *msg, size_t len);
 	int (*store_range)(void *ctx, uint64_t begin, uint64_t end, rfx_session_stored_fn fn,
 			   void *it_ctx);
+	/* Optional: bytes `send` can take now. A ResendRequest is then served
+	 * as a stream: it pauses when the next message would not fit and goes
+	 * on from rfx_session_resend_continue, so a resend of any length needs
+	 * neither the whole answer in memory nor a send buffer that holds it.
+	 * NULL: the whole range at once. */
+	size_t (*send_room)(void *ctx);
 	int (*store_reset)(void *ctx); /* drop messages; seqs become 1/1 */
 	/* Optional: when the stored sequence state began (ns), so a restart in a
 	 * later schedule period resets; NULL = kept in memory only. */
@@ -210,6 +216,9 @@ struct rfx_session {
 	/* Outstanding ResendRequest: [resend_begin, resend_end] asked, up to
 	 * resend_target wanted (chunked requests); 0 = none. */
 	uint64_t resend_begin, resend_end, resend_target;
+	/* ResendRequest being served (paused for room): next stored seq to
+	 * read, last seq asked, start of a pending gap-fill run; rs_end 0 = none. */
+	uint64_t rs_next, rs_end, rs_gap;
 	bool received_logon, sent_logon, sent_logout, received_reset, sent_reset;
 	uint32_t heart_bt_int;     /* negotiated, s */
 	uint32_t test_requests;    /* sent without an answer */
@@ -263,6 +272,16 @@ int rfx_session_logout(struct rfx_session *s, const char *text, int64_t now);
  * ResetSeqNumFlag=Y (an acceptor's counterparty must reset its side itself).
  * Returns 0, or RFX_ESTATE during a Logon or Logout handshake. */
 int rfx_session_reset(struct rfx_session *s, int64_t now);
+
+/* A ResendRequest is still being served: it paused because ops.send_room
+ * ran out. Continue it with rfx_session_resend_continue once the transport
+ * has drained (it pauses again as needed); returns true while still
+ * pending. A disconnect drops it; a new ResendRequest replaces it. */
+static inline bool rfx_session_resend_pending(const struct rfx_session *s)
+{
+	return s->rs_end != 0;
+}
+bool rfx_session_resend_continue(struct rfx_session *s, int64_t now);
 
 static inline bool rfx_session_logged_on(const struct rfx_session *s)
 {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +54,59 @@ void rfx_conn_init(struct rfx_conn *c, const struct rfx_conn_ops *ops, void *use
 	c->tx_cap = tx_buf ? tx_cap : 0;
 	c->fd = -1;
 	c->state = RFX_CONN_IDLE;
+}
+
+int rfx_conn_tx_growable(struct rfx_conn *c, uint32_t min, uint32_t max)
+{
+	if (!c || min == 0 || min > max || c->state != RFX_CONN_IDLE)
+		return -EINVAL;
+	c->flags |= F_TX_OWNED;
+	c->tx_buf = NULL;
+	c->tx_cap = 0;
+	c->tx_min = min;
+	c->tx_max = max;
+	return 0;
+}
+
+void rfx_conn_drop_tx(struct rfx_conn *c)
+{
+	if (!(c->flags & F_TX_OWNED))
+		return;
+	free(c->tx_old);
+	free(c->tx_buf);
+	c->tx_old = NULL;
+	c->tx_buf = NULL;
+	c->tx_cap = 0;
+}
+
+/* Growable buffer: a larger one (at least min, doubling, at most max) with
+ * room for n more bytes. Without a send in flight the queued bytes move to
+ * the front; with one they keep their offsets, so the send stays valid, and
+ * the old buffer is freed when it completes. */
+static int tx_grow(struct rfx_conn *c, uint32_t n)
+{
+	uint32_t keep = c->tx_inflight ? c->tx_head : 0;
+	uint64_t need = (uint64_t)keep + (c->tx_tail - c->tx_head) + n;
+	uint32_t cap = c->tx_cap ? c->tx_cap : c->tx_min;
+	while (cap < need && cap < c->tx_max)
+		cap = cap > c->tx_max / 2 ? c->tx_max : cap * 2;
+	if (cap < need)
+		return RFX_ETXFULL;
+	uint8_t *nb = malloc(cap);
+	if (!nb)
+		return -ENOMEM;
+	if (c->tx_tail > c->tx_head)
+		memcpy(nb + keep, c->tx_buf + c->tx_head, c->tx_tail - c->tx_head);
+	c->tx_tail = keep + (c->tx_tail - c->tx_head);
+	c->tx_head = keep;
+	if (c->tx_inflight && !c->tx_old)
+		c->tx_old = c->tx_buf;  /* the kernel is reading it */
+	else
+		free(c->tx_buf);
+	c->tx_buf = nb;
+	c->tx_cap = cap;
+	c->loop->st.tx_grows++;
+	return 0;
 }
 
 /* Register an fd with the loop; on failure the caller still owns fd. */
@@ -252,15 +306,20 @@ static int tx_room(struct rfx_conn *c, uint32_t n)
 {
 	if (c->state != RFX_CONN_OPEN || (c->flags & F_CLOSE_FLUSH))
 		return -ENOTCONN;
-	if (n > c->tx_cap)
+	if (n > rfx_conn_tx_max(c))
 		return -EMSGSIZE;
-	if (c->tx_cap - c->tx_tail >= n)
+	if (c->tx_buf && c->tx_cap - c->tx_tail >= n)
 		return 0;
 	if (c->tx_inflight == 0 && c->tx_head > 0 && c->tx_cap - (c->tx_tail - c->tx_head) >= n) {
 		memmove(c->tx_buf, c->tx_buf + c->tx_head, c->tx_tail - c->tx_head);
 		c->tx_tail -= c->tx_head;
 		c->tx_head = 0;
 		return 0;
+	}
+	if (c->flags & F_TX_OWNED) {
+		int rc = tx_grow(c, n);
+		if (rc != RFX_ETXFULL)
+			return rc;
 	}
 	c->flags |= F_WANT_SENDABLE;
 	c->loop->st.tx_full++;
@@ -271,12 +330,11 @@ int rfx_conn_send(struct rfx_conn *c, const void *p, uint32_t n)
 {
 	int rc = tx_room(c, n);
 
-	if (rc < 0)
+	if (rc < 0 || n == 0)
 		return rc;
 	memcpy(c->tx_buf + c->tx_tail, p, n);
 	c->tx_tail += n;
-	if (n)
-		queue_tx(c->loop, c);
+	queue_tx(c->loop, c);
 	return 0;
 }
 
@@ -376,6 +434,10 @@ static void complete_send(struct rfx_loop *l, struct rfx_conn *c, const struct i
 	int res = cqe->res;
 
 	c->pend &= (uint16_t)~P_SEND;
+	if (c->tx_old) {
+		free(c->tx_old);
+		c->tx_old = NULL;
+	}
 	if (res < 0) {
 		c->tx_inflight = 0;
 		if (res != -ECANCELED)
@@ -387,6 +449,13 @@ static void complete_send(struct rfx_loop *l, struct rfx_conn *c, const struct i
 		c->tx_inflight = 0;
 		if (c->tx_head == c->tx_tail) {
 			c->tx_head = c->tx_tail = 0;
+			/* Drained: a grown buffer goes back to its small size. */
+			if ((c->flags & F_TX_OWNED) && c->tx_cap > c->tx_min) {
+				free(c->tx_buf);
+				c->tx_buf = malloc(c->tx_min);
+				c->tx_cap = c->tx_buf ? c->tx_min : 0;
+				l->st.tx_shrinks++;
+			}
 		} else if (c->tx_head >= c->tx_cap / 2) {
 			/* Amortised: at most as many bytes moved as were sent. */
 			memmove(c->tx_buf, c->tx_buf + c->tx_head, c->tx_tail - c->tx_head);
@@ -549,7 +618,8 @@ static void release(struct rfx_loop *l, struct rfx_conn *c)
 	rfx_loop_slot_free(l, c);
 	c->state = RFX_CONN_IDLE;
 	c->tx_head = c->tx_tail = c->tx_inflight = 0;
-	c->flags = 0;
+	rfx_conn_drop_tx(c);
+	c->flags &= F_TX_OWNED;
 	l->st.closes++;
 	/* Last: the callback may reuse or free c. */
 	if (c->ops && c->ops->on_closed)

@@ -78,6 +78,8 @@ struct rfx_conn {
 	socklen_t peer_len;
 	struct sockaddr_storage peer;     /* connect: read by the kernel at submit */
 	struct __kernel_timespec cto;     /* connect timeout, likewise */
+	uint8_t *tx_old;                  /* growable: buffer a send still reads */
+	uint32_t tx_min, tx_max;          /* growable: sizes */
 };
 
 /* Prepare an idle conn. `tx_buf` (tx_cap bytes) is the send buffer; a
@@ -85,6 +87,17 @@ struct rfx_conn {
  * not called. */
 void rfx_conn_init(struct rfx_conn *c, const struct rfx_conn_ops *ops, void *user,
 		   uint8_t *tx_buf, uint32_t tx_cap);
+
+/* Let the conn own a growable send buffer instead of the caller's (call on
+ * an idle conn, after rfx_conn_init; the tx_buf given there is not used).
+ * Nothing is allocated until the first send; the buffer starts at `min`
+ * bytes, doubles up to `max` when a message does not fit (also while a send
+ * is in flight: the old buffer is freed when that send completes), returns
+ * to `min` once everything queued has been sent, and is freed when the
+ * socket is released. Memory thus follows what is queued, not the worst
+ * case. RFX_ETXFULL and -EMSGSIZE then refer to `max`; -ENOMEM when an
+ * allocation fails. Returns 0 or -EINVAL (min 0 or above max, or not idle). */
+int rfx_conn_tx_growable(struct rfx_conn *c, uint32_t min, uint32_t max);
 
 /* Open a listening socket on `addr` and start accepting. Port 0 picks a
  * free port (rfx_conn_local_port). Returns 0; -EBUSY (c not idle);
@@ -112,7 +125,8 @@ int rfx_conn_watch(struct rfx_loop *l, struct rfx_conn *c, int fd, unsigned even
 
 /* Queue `n` bytes, all or nothing. Returns 0; RFX_ETXFULL (no room until
  * the in-flight send completes: wait for on_sendable); -EMSGSIZE (n larger
- * than the whole buffer); -ENOTCONN (not open, or closing). */
+ * than the whole buffer); -ENOTCONN (not open, or closing); -ENOMEM (a
+ * growable buffer could not grow). */
 int rfx_conn_send(struct rfx_conn *c, const void *p, uint32_t n);
 
 /* Zero-copy variant: room for `n` contiguous bytes at the end of the send
@@ -126,6 +140,12 @@ void rfx_conn_commit(struct rfx_conn *c, uint32_t n);
 static inline uint32_t rfx_conn_queued(const struct rfx_conn *c)
 {
 	return c->tx_tail - c->tx_head;
+}
+
+/* The largest message a send can take: the growable cap, else the buffer. */
+static inline uint32_t rfx_conn_tx_max(const struct rfx_conn *c)
+{
+	return c->tx_max ? c->tx_max : c->tx_cap;
 }
 
 /* Close: cancel pending operations, then release the socket and call

@@ -183,6 +183,7 @@ void rfx_loop_free(struct rfx_loop *l)
 		c->fd = -1;
 		c->state = RFX_CONN_IDLE;
 		c->pend = 0;
+		rfx_conn_drop_tx(c);
 		c->flags = 0;
 	}
 	rfx_timer_wheel_deinit(&l->wheel);

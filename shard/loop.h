@@ -91,6 +91,7 @@ struct rfx_loop_stats {
 	uint64_t accepts, accept_refused, accept_errors;
 	uint64_t recv_cqes, recv_bytes, recv_arms, recv_nobufs;
 	uint64_t sends, send_bytes, partial_sends, tx_full;
+	uint64_t tx_grows, tx_shrinks;  /* growable send buffers */
 	uint64_t connects, connect_timeouts;
 	uint64_t closes;
 };

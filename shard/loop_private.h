@@ -31,6 +31,7 @@ enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_CONNECT = 4, OP_POLL = 5 };
 #define F_CLOSE_FLUSH (1u << 5)  /* close when the send queue drains */
 #define F_SINGLE_RECV (1u << 6)  /* recv armed single-shot */
 #define F_SINGLE_ACCEPT (1u << 7)
+#define F_TX_OWNED (1u << 8)     /* growable send buffer (rfx_conn_tx_growable) */
 
 struct rfx_slot {
 	struct rfx_conn *conn;
@@ -81,5 +82,7 @@ void rfx_loop_return_buf(struct rfx_loop *l, unsigned bid);
 void rfx_conn_complete(struct rfx_loop *l, struct rfx_conn *c, unsigned op,
 		       const struct io_uring_cqe *cqe);
 void rfx_conn_flush(struct rfx_loop *l);
+/* Free a growable send buffer (no send may be in flight). */
+void rfx_conn_drop_tx(struct rfx_conn *c);
 
 #endif

@@ -446,7 +446,7 @@ int rfx_tls_send(struct rfx_tls *t, const void *p, uint32_t n)
 		return -ENOTCONN;
 	if (n == 0)
 		return 0;
-	if (need > t->conn.tx_cap)
+	if (need > rfx_conn_tx_max(&t->conn))
 		return -EMSGSIZE;
 	/* Check room first: once SSL_write has the bytes they are sent. */
 	if (t->out_blocked || !rfx_conn_reserve(&t->conn, need)) {

@@ -38,8 +38,16 @@
 #include "store/lmdb_store.h"
 
 #define NS 1000000000LL
-#define TX_CAP (1u << 20)         /* per-connection send buffer */
-#define RX_CAP (256u << 10)       /* per-connection reassembly: largest inbound message */
+/* Per connection, memory follows what is in transit: the send buffer starts
+ * at TX_MIN and grows to TX_CAP only while a burst (a resend) is queued;
+ * received bytes are framed in place in the loop's receive buffer and only
+ * the start of a message split across receives is copied aside, into a
+ * buffer of RX_MIN growing to RX_CAP that is freed once the message is
+ * whole. */
+#define TX_MIN (4u << 10)
+#define TX_CAP (1u << 20)
+#define RX_MIN (1u << 10)
+#define RX_CAP (256u << 10)       /* largest inbound message */
 /* TLS: a full record (16 KiB + overhead) must fit beside one in flight. */
 _Static_assert(TX_CAP >= 2 * (16384 + 512), "TX_CAP too small for TLS records");
 #define OUT_CAP (64u << 10)       /* largest outbound message */
@@ -60,13 +68,13 @@ struct wsess {
 	const struct rfx_worker_session_conf *sc;
 	struct rfx_session s;
 	bool inited;
-	char *out, *queue;
-	struct rfx_session_field *fields;
+	char *queue;
 	struct rfx_validator *validator;
 	struct rfx_store_session *ss;
 	struct wconn *conn;           /* bound connection */
 	struct rfx_timer timer;       /* session machine deadline */
 	bool dirty;                   /* had input: re-arm timer, publish state */
+	bool resending;               /* on the worker's resending list */
 	int client;                   /* bound client slot, -1 none */
 	/* Delivery to the client paused (ring full or replay): resume from
 	 * deliver_next out of the store. */
@@ -92,10 +100,8 @@ struct wconn {
 	struct wsess *s;
 	struct wsess *initiator;      /* the session connecting this socket */
 	struct rfx_timer timer;       /* logon wait / close grace */
-	uint8_t *tx;
-	char *rx;
-	uint32_t rxoff;               /* unconsumed bytes: rx + rxoff, rxlen of them */
-	uint32_t rxlen;
+	char *rx;                     /* a message split across receives */
+	uint32_t rxlen, rxcap;
 	bool used;
 	bool dropped;                 /* closed by us; ignore further bytes */
 };
@@ -135,6 +141,21 @@ struct worker {
 	unsigned ndicts;
 	struct rfx_field cfields[MAX_FIELDS];
 	char *scratch;                /* copy of a client's body */
+	/* The sessions' output and field index: used only during a call into
+	 * one session, so one of each serves the whole shard. */
+	char *out;
+	struct rfx_session_field *fields;
+	/* Sessions serving a ResendRequest in parts (resend_continue). */
+	uint32_t *resending;
+	unsigned nresending;
+	/* Sessions with input since their last service, serviced this turn. */
+	uint32_t *dirty;
+	unsigned ndirty, dirty_cap;
+	bool dirty_overflow;
+	bool any_backlog;
+	/* Acceptor sessions by BeginString and CompIDs (open addressing). */
+	uint32_t *bind_tab;           /* session index + 1; 0 = empty */
+	uint32_t bind_mask;
 	int64_t now;                  /* CLOCK_REALTIME of the turn */
 	uint64_t mono;
 	uint64_t last_reap;
@@ -367,7 +388,8 @@ static int wc_tls(struct wconn *wc, struct rfx_tls_ctx *ctx)
 {
 	if (!wc->tls && !(wc->tls = malloc(sizeof(*wc->tls))))
 		return -ENOMEM;
-	rfx_tls_init(wc->tls, ctx, &tls_ops, wc, wc->tx, TX_CAP);
+	rfx_tls_init(wc->tls, ctx, &tls_ops, wc, NULL, 0);
+	rfx_conn_tx_growable(&wc->tls->conn, TX_MIN, TX_CAP);
 	wc->tls_on = true;
 	return 0;
 }
@@ -402,24 +424,16 @@ static struct wconn *conn_get(struct worker *w)
 	for (unsigned i = 0; i < w->nconns; i++) {
 		struct wconn *wc = &w->conns[i];
 		if (!wc->used) {
-			/* Buffers on first use, then kept for the slot's next
-			 * connection: memory follows the connections really open. */
-			if (!wc->tx)
-				wc->tx = malloc(TX_CAP);
-			if (!wc->rx)
-				wc->rx = malloc(RX_CAP);
-			if (!wc->tx || !wc->rx)
-				return NULL;
 			wc->used = true;
 			wc->s = NULL;
 			wc->initiator = NULL;
-			wc->rxoff = 0;
 			wc->rxlen = 0;
 			wc->dropped = false;
 			wc->tls_on = wc->tls_open = wc->hs_timeout = false;
 			wc->listener = NULL;
 			wc->peer[0] = 0;
-			rfx_conn_init(&wc->c, &conn_ops, wc, wc->tx, TX_CAP);
+			rfx_conn_init(&wc->c, &conn_ops, wc, NULL, 0);
+			rfx_conn_tx_growable(&wc->c, TX_MIN, TX_CAP);
 			rfx_timer_init(&wc->timer, conn_timer, wc);
 			return wc;
 		}
@@ -427,9 +441,17 @@ static struct wconn *conn_get(struct worker *w)
 	return NULL;
 }
 
+static void rx_free(struct wconn *wc)
+{
+	free(wc->rx);
+	wc->rx = NULL;
+	wc->rxlen = wc->rxcap = 0;
+}
+
 static void conn_put(struct wconn *wc)
 {
 	rfx_timer_wheel_cancel(rfx_loop_timers(wc->w->loop), &wc->timer);
+	rx_free(wc);
 	wc->used = false;
 }
 
@@ -473,9 +495,18 @@ static struct rfx_conn *listener_accept(struct rfx_conn *l, int fd)
 	return c;
 }
 
+/* Mark for service at the end of the turn: only sessions that had input or
+ * a due timer are looked at, not all of them. */
 static void sess_dirty(struct wsess *se)
 {
+	struct worker *w = se->w;
+	if (se->dirty)
+		return;
 	se->dirty = true;
+	if (w->ndirty < w->dirty_cap)
+		w->dirty[w->ndirty++] = (uint32_t)(se - w->sess);
+	else
+		w->dirty_overflow = true;  /* serviced by a full scan */
 }
 
 /* Find the value of `tag` in a framed message (raw bytes). */
@@ -505,23 +536,68 @@ static bool raw_eq(const char *p, size_t len, const char *tag, const char *want)
 	return raw_get(p, len, tag, &v, &vl) && vl == strlen(want) && memcmp(v, want, vl) == 0;
 }
 
+/* FNV-1a over the identity of an acceptor session: BeginString, our
+ * TargetCompID (their SenderCompID) and our SenderCompID. */
+static uint32_t bind_hash(const char *b, size_t bl, const char *t, size_t tl, const char *s,
+			  size_t sl)
+{
+	uint32_t h = 2166136261u;
+	const char *part[3] = {b, t, s};
+	size_t len[3] = {bl, tl, sl};
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < len[k]; i++)
+			h = (h ^ (uint8_t)part[k][i]) * 16777619u;
+		h = (h ^ 1u) * 16777619u;
+	}
+	return h;
+}
+
+/* The table of acceptor sessions (load at most one half). */
+static int bind_index(struct worker *w)
+{
+	uint32_t size = 16;
+	while (size < 2 * w->nsess)
+		size *= 2;
+	w->bind_tab = calloc(size, sizeof(*w->bind_tab));
+	if (!w->bind_tab)
+		return -ENOMEM;
+	w->bind_mask = size - 1;
+	for (unsigned i = 0; i < w->nsess; i++) {
+		const struct rfx_session_config *cf = &w->sess[i].sc->cfg;
+		if (!w->sess[i].sc->acceptor)
+			continue;
+		uint32_t h = bind_hash(cf->begin_string, strlen(cf->begin_string),
+				       cf->target_comp_id, strlen(cf->target_comp_id),
+				       cf->sender_comp_id, strlen(cf->sender_comp_id));
+		while (w->bind_tab[h & w->bind_mask])
+			h++;
+		w->bind_tab[h & w->bind_mask] = i + 1;
+	}
+	return 0;
+}
+
 /* Acceptor: the first message names the session by BeginString and the
  * CompIDs, seen from our side (their Sender is our Target). Unknown
  * sessions are the allow-list's refusals; a session already connected
  * refuses a second connection (acceptance 1b_DuplicateIdentity). */
 static struct wsess *acceptor_bind(struct worker *w, const char *msg, size_t len)
 {
-	for (unsigned i = 0; i < w->nsess; i++) {
-		struct wsess *se = &w->sess[i];
+	const char *b, *t, *sn;
+	size_t bl, tl, sl;
+	if (!w->bind_tab || !raw_get(msg, len, "8", &b, &bl) || !raw_get(msg, len, "49", &t, &tl) ||
+	    !raw_get(msg, len, "56", &sn, &sl))
+		return NULL;
+	for (uint32_t h = bind_hash(b, bl, t, tl, sn, sl);; h++) {
+		uint32_t i = w->bind_tab[h & w->bind_mask];
+		if (!i)
+			return NULL;
+		struct wsess *se = &w->sess[i - 1];
 		const struct rfx_session_config *cf = &se->sc->cfg;
-		if (!se->sc->acceptor)
-			continue;
 		if (raw_eq(msg, len, "8", cf->begin_string) &&
 		    raw_eq(msg, len, "49", cf->target_comp_id) &&
 		    raw_eq(msg, len, "56", cf->sender_comp_id))
 			return se;
 	}
-	return NULL;
 }
 
 static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
@@ -554,98 +630,117 @@ static void deliver_msg(struct wconn *wc, const char *msg, size_t len)
 /* QuickFIX's framing: "8=" ... "9=" length, skip that many bytes, then up to
  * the SOH after "<SOH>10=". A wrong BodyLength thus swallows or splits
  * messages exactly as it does against QuickFIX (the acceptance suite relies
- * on it); the session then treats what arrives as garbled. */
-static void frame(struct wconn *wc)
+ * on it); the session then treats what arrives as garbled.
+ *
+ * Delivers every whole message of p[0, n) where it lies and returns how
+ * many bytes are done with: the rest is the start of a message still
+ * incomplete (or a '8' that may start one). */
+static uint32_t frame(struct wconn *wc, const char *p, uint32_t n)
 {
-	while (!wc->dropped && rfx_conn_state(wc_conn(wc)) == RFX_CONN_OPEN) {
-		char *p = wc->rx + wc->rxoff;
-		uint32_t n = wc->rxlen;
-		const char *b = memmem(p, n, "8=", 2);
-		if (!b) {
-			/* Keep a trailing '8' that may start the next message. */
-			uint32_t keep = n && p[n - 1] == '8' ? 1 : 0;
-			memmove(p, p + n - keep, keep);
-			wc->rxlen = keep;
-			return;
-		}
-		if (b != p) {
-			memmove(p, b, n - (uint32_t)(b - p));
-			wc->rxlen = n -= (uint32_t)(b - p);
-		}
-		const char *l = memmem(p, n, "\0019=", 3);
+	uint32_t off = 0;
+	while (off < n && !wc->dropped && rfx_conn_state(wc_conn(wc)) == RFX_CONN_OPEN) {
+		const char *q = p + off;
+		uint32_t m = n - off;
+		const char *b = memmem(q, m, "8=", 2);
+		if (!b)
+			return n - (q[m - 1] == '8' ? 1 : 0);
+		off += (uint32_t)(b - q);
+		q = b;
+		m = n - off;
+		const char *l = memmem(q, m, "\0019=", 3);
 		if (!l)
-			return;
-		const char *le = memchr(l + 3, RFX_SOH, n - (size_t)(l + 3 - p));
+			return off;
+		const char *le = memchr(l + 3, RFX_SOH, m - (size_t)(l + 3 - q));
 		if (!le)
-			return;
+			return off;
 		uint64_t length = 0;
 		bool ok = le > l + 3 && le - (l + 3) <= 9;
-		for (const char *q = l + 3; q < le && ok; q++) {
-			if (*q < '0' || *q > '9')
+		for (const char *x = l + 3; x < le && ok; x++) {
+			if (*x < '0' || *x > '9')
 				ok = false;
 			else
-				length = length * 10 + (uint64_t)(*q - '0');
+				length = length * 10 + (uint64_t)(*x - '0');
 		}
-		if (!ok) {
-			wc->rxlen = 0;
-			return;
-		}
-		uint64_t pos = (uint64_t)(le + 1 - p) + length;
+		if (!ok)
+			return n;  /* garbage: drop what we have */
+		uint64_t pos = (uint64_t)(le + 1 - q) + length;
 		if (pos > RX_CAP) {
 			/* Cannot be a message we would ever accept: resync. */
-			memmove(p, p + 2, n - 2);
-			wc->rxlen -= 2;
+			off += 2;
 			continue;
 		}
-		if (n < pos)
-			return;
-		const char *ck = memmem(p + pos - 1, n - (pos - 1), "\00110=", 4);
+		if (m < pos)
+			return off;
+		const char *ck = memmem(q + pos - 1, m - (pos - 1), "\00110=", 4);
 		if (!ck)
-			return;
-		const char *end = memchr(ck + 4, RFX_SOH, n - (size_t)(ck + 4 - p));
+			return off;
+		const char *end = memchr(ck + 4, RFX_SOH, m - (size_t)(ck + 4 - q));
 		if (!end)
-			return;
-		size_t mlen = (size_t)(end + 1 - p);
-		/* The session needs the bytes only during the call; copy them out
-		 * of the reassembly buffer so it can be compacted afterwards. */
-		char *msg = wc->w->scratch;
-		memcpy(msg, p, mlen);
-		/* Consume by offset: compacting per message moved the rest of a
-		 * 16 KiB read once per message (quadratic in messages per read). */
-		wc->rxoff += (uint32_t)mlen;
-		wc->rxlen = n - (uint32_t)mlen;
-		deliver_msg(wc, msg, mlen);
+			return off;
+		uint32_t mlen = (uint32_t)(end + 1 - q);
+		off += mlen;
+		deliver_msg(wc, q, mlen);
 	}
+	return n;
+}
+
+/* Keep the incomplete start of a message for the next receive. */
+static bool rx_keep(struct wconn *wc, const uint8_t *p, uint32_t n)
+{
+	if (wc->rxlen + n > wc->rxcap) {
+		uint32_t cap = wc->rxcap ? wc->rxcap : RX_MIN;
+		while (cap < wc->rxlen + n && cap < RX_CAP)
+			cap *= 2;
+		if (cap > RX_CAP)
+			cap = RX_CAP;
+		char *nb = cap >= wc->rxlen + n ? realloc(wc->rx, cap) : NULL;
+		if (!nb)
+			return false;
+		wc->rx = nb;
+		wc->rxcap = cap;
+	}
+	memcpy(wc->rx + wc->rxlen, p, n);
+	wc->rxlen += n;
+	return true;
 }
 
 static void wc_data(struct wconn *wc, const uint8_t *p, uint32_t n)
 {
 	struct worker *w = wc->w;
+	struct rfx_conn *c = wc_conn(wc);
 	if (wc->dropped)
 		return;
 	clock_now(w);
-	while (n) {
-		if (wc->rxoff) {
-			/* One compaction per read, not per message. */
-			memmove(wc->rx, wc->rx + wc->rxoff, wc->rxlen);
-			wc->rxoff = 0;
-		}
-		uint32_t room = RX_CAP - wc->rxlen;
-		uint32_t k = n < room ? n : room;
-		memcpy(wc->rx + wc->rxlen, p, k);
-		wc->rxlen += k;
+	while (n && wc->rxlen) {
+		/* A split message: complete it in the side buffer. Copy at most
+		 * up to the cap; what follows it is framed in place. */
+		uint32_t k = RX_CAP - wc->rxlen < n ? RX_CAP - wc->rxlen : n;
+		if (!rx_keep(wc, p, k))
+			goto too_big;
 		p += k;
 		n -= k;
-		frame(wc);
-		if (wc->dropped)
+		uint32_t used = frame(wc, wc->rx, wc->rxlen);
+		if (wc->dropped || rfx_conn_state(c) != RFX_CONN_OPEN)
 			return;
-		if (wc->rxlen == RX_CAP) {
-			wlog(w, "connection closed: %u bytes without a complete message", RX_CAP);
-			wc->dropped = true;
-			rfx_conn_close(wc_conn(wc), -EMSGSIZE);
-			return;
-		}
+		memmove(wc->rx, wc->rx + used, wc->rxlen - used);
+		wc->rxlen -= used;
+		if (wc->rxlen == RX_CAP)
+			goto too_big;
+		if (wc->rxlen == 0)
+			rx_free(wc);
 	}
+	if (!n)
+		return;
+	uint32_t used = frame(wc, (const char *)p, n);
+	if (wc->dropped || rfx_conn_state(c) != RFX_CONN_OPEN || used == n)
+		return;
+	if (!rx_keep(wc, p + used, n - used))
+		goto too_big;
+	return;
+too_big:
+	wlog(w, "connection closed: %u bytes without a complete message", RX_CAP);
+	wc->dropped = true;
+	rfx_conn_close(c, -EMSGSIZE);
 }
 
 static void conn_data(struct rfx_conn *c, const uint8_t *p, uint32_t n)
@@ -880,6 +975,17 @@ static int op_send(void *ctx, const char *buf, size_t len)
 	return rc;
 }
 
+/* A resend streams into at most half the send buffer's cap at a time, so a
+ * turn stays short and the buffer drains while the next part is read. */
+static size_t op_send_room(void *ctx)
+{
+	struct wsess *se = ctx;
+	if (!se->conn)
+		return 0;
+	uint32_t q = rfx_conn_queued(wc_conn(se->conn));
+	return q < TX_CAP / 2 ? TX_CAP / 2 - q : 0;
+}
+
 static void op_disconnect(void *ctx)
 {
 	struct wsess *se = ctx;
@@ -965,6 +1071,7 @@ static void op_app(void *ctx, const struct rfx_session_msg *m)
 		return;
 	if (!to_client(se, m->seq, m->poss_dup ? RFX_WK_MSG_POSSDUP : 0, m->buf, m->len)) {
 		se->backlog = true;
+		w->any_backlog = true;
 		se->deliver_next = m->seq;
 	}
 }
@@ -1030,6 +1137,7 @@ static int cl_bind(void *ctx, uint32_t client, uint32_t session, uint64_t replay
 	se->replay_until = se->s.next_target;
 	if (replay_from) {
 		se->backlog = true;
+		w->any_backlog = true;
 		se->deliver_next = replay_from;
 	} else {
 		se->backlog = false;
@@ -1063,6 +1171,10 @@ static int cl_send(void *ctx, uint32_t client, uint32_t session, uint64_t tag, c
 	 * drop the connection on a failed send. Refuse the message instead: the
 	 * client hears of it (send failure with its tag) and may retry. */
 	if (se->conn && rfx_conn_queued(wc_conn(se->conn)) + len + 1024 > TX_CAP)
+		return RFX_ETXFULL;
+	/* New messages wait until a resend in progress has been served, so the
+	 * peer gets the gap filled in order first. */
+	if (rfx_session_resend_pending(&se->s))
 		return RFX_ETXFULL;
 	/* The body lives in the client's ring, which the client can still
 	 * write: parse a private copy. */
@@ -1111,7 +1223,7 @@ static void sess_timer(struct rfx_timer *t, uint64_t now, void *arg)
 	(void)t;
 	(void)now;
 	clock_now(se->w);
-	se->dirty = true;
+	sess_dirty(se);
 }
 
 /* Run the session's timers and put its next deadline on the wheel (the
@@ -1134,6 +1246,28 @@ static void sess_service(struct wsess *se)
 	if (se->conn && rfx_session_state(&se->s) == RFX_SESSION_DISCONNECTED) {
 		/* The session ended (logon refused, timeout) without disconnect. */
 		op_disconnect(se);
+	}
+	if (rfx_session_resend_pending(&se->s) && !se->resending) {
+		se->resending = true;
+		w->resending[w->nresending++] = (uint32_t)(se - w->sess);
+	}
+}
+
+/* Go on with the resends that paused, each once its send buffer drained
+ * below half; a finished or dropped one leaves the list. */
+static void resend_turn(struct worker *w)
+{
+	for (unsigned k = 0; k < w->nresending;) {
+		struct wsess *se = &w->sess[w->resending[k]];
+		if (op_send_room(se) > 0 && rfx_session_resend_continue(&se->s, w->now))
+			sess_dirty(se);
+		if (rfx_session_resend_pending(&se->s)) {
+			k++;
+			continue;
+		}
+		se->resending = false;
+		sess_dirty(se);
+		w->resending[k] = w->resending[--w->nresending];
 	}
 }
 
@@ -1181,7 +1315,7 @@ static int admin_logon(struct wsess *se, char *msg, size_t n)
 		snprintf(msg, n, "logon in progress");
 	} else {
 		initiator_schedule(se, 0);
-		snprintf(msg, n, "connecting to %s:%u", se->sc->connect[se->endpoint].host,
+		snprintf(msg, n, "connecting to %.200s:%u", se->sc->connect[se->endpoint].host,
 			 se->sc->connect[se->endpoint].port);
 	}
 	return 0;
@@ -1278,7 +1412,7 @@ static void begin_stop(struct worker *w)
 			rfx_session_logout(&se->s, NULL, w->now);
 		else if (se->conn)
 			op_disconnect(se);
-		se->dirty = true;
+		sess_dirty(se);
 	}
 	for (unsigned i = 0; i < w->nlisteners; i++)
 		rfx_conn_close(&w->listeners[i].c, 0);
@@ -1307,7 +1441,7 @@ static void on_turn(struct rfx_loop *l, void *arg)
 		for (unsigned i = 0; i < w->nsess; i++)
 			if (rfx_session_logged_on(&w->sess[i].s)) {
 				rfx_session_logout(&w->sess[i].s, "Store failure", w->now);
-				w->sess[i].dirty = true;
+				sess_dirty(&w->sess[i]);
 			}
 	} else if (rfx_store_health(w->store) < 0) {
 		w->store_failed = true;
@@ -1321,13 +1455,29 @@ static void on_turn(struct rfx_loop *l, void *arg)
 	}
 	rfx_wk_shm_poll(w->srv, POLL_BUDGET);
 	admin_poll(w);
-	for (unsigned i = 0; i < w->nsess; i++)
-		if (w->sess[i].dirty)
-			sess_service(&w->sess[i]);
+	if (w->nresending)
+		resend_turn(w);
+	/* Servicing may dirty sessions again (a disconnect): those join the
+	 * list and are serviced in this same pass. */
+	for (unsigned k = 0; k < w->ndirty; k++)
+		sess_service(&w->sess[w->dirty[k]]);
+	w->ndirty = 0;
+	if (w->dirty_overflow) {
+		w->dirty_overflow = false;
+		for (unsigned i = 0; i < w->nsess; i++)
+			if (w->sess[i].dirty)
+				sess_service(&w->sess[i]);
+		w->ndirty = 0;
+	}
 	commit(w);
-	for (unsigned i = 0; i < w->nsess; i++)
-		if (w->sess[i].backlog && w->sess[i].client >= 0)
-			pump(&w->sess[i]);
+	if (w->any_backlog) {
+		w->any_backlog = false;
+		for (unsigned i = 0; i < w->nsess; i++)
+			if (w->sess[i].backlog && w->sess[i].client >= 0) {
+				pump(&w->sess[i]);
+				w->any_backlog |= w->sess[i].backlog;
+			}
+	}
 	rfx_server_flush(w->srv);
 	if (w->stopping) {
 		bool logged_on = false;
@@ -1476,14 +1626,14 @@ static int sess_setup(struct worker *w, struct wsess *se)
 		.store_set_seqs = op_set_seqs,
 		.store_put = op_put,
 		.store_range = op_range,
+		.send_room = op_send_room,
 		.store_reset = op_reset,
 	};
 	se->w = w;
 	se->client = -1;
-	se->out = malloc(OUT_CAP);
+	/* Touched only while a gap fills: untouched pages cost nothing. */
 	se->queue = malloc(QUEUE_CAP);
-	se->fields = calloc(MAX_FIELDS, sizeof(*se->fields));
-	if (!se->out || !se->queue || !se->fields)
+	if (!se->queue)
 		return -ENOMEM;
 	rfx_timer_init(&se->timer, sess_timer, se);
 	rfx_timer_init(&se->reconnect, initiator_connect, se);
@@ -1503,7 +1653,7 @@ static int sess_setup(struct worker *w, struct wsess *se)
 		wlog(w, "%s: store: %s (%s)", sc->id, rfx_strerror(rc), rfx_store_errmsg(w->store));
 		return rc;
 	}
-	struct rfx_session_mem mem = {se->out, OUT_CAP, se->queue, QUEUE_CAP, se->fields,
+	struct rfx_session_mem mem = {w->out, OUT_CAP, se->queue, QUEUE_CAP, w->fields,
 				      MAX_FIELDS};
 	rc = rfx_session_init(&se->s, &sc->cfg, &ops, &mem);
 	if (rc < 0) {
@@ -1523,7 +1673,7 @@ static int sess_setup(struct worker *w, struct wsess *se)
 			return rc;
 		rfx_server_session_flags(w->srv, se->idx, dir_flags(se));
 	}
-	se->dirty = true;
+	sess_dirty(se);
 	if (sc->acceptor)
 		return listen_for(w, se);
 	if (!sc->nconnect) {
@@ -1541,9 +1691,7 @@ static void worker_free(struct worker *w)
 		if (se->inited)
 			rfx_session_deinit(&se->s);
 		rfx_validator_free(se->validator);
-		free(se->out);
 		free(se->queue);
-		free(se->fields);
 	}
 	rfx_loop_free(w->loop);
 	if (w->store) {
@@ -1553,7 +1701,6 @@ static void worker_free(struct worker *w)
 	}
 	rfx_server_free(w->srv);
 	for (unsigned i = 0; i < w->nconns; i++) {
-		free(w->conns[i].tx);
 		free(w->conns[i].rx);
 		rfx_tls_release(w->conns[i].tls);
 		free(w->conns[i].tls);
@@ -1569,6 +1716,11 @@ static void worker_free(struct worker *w)
 	free(w->listeners);
 	free(w->sess);
 	free(w->scratch);
+	free(w->out);
+	free(w->fields);
+	free(w->dirty);
+	free(w->resending);
+	free(w->bind_tab);
 }
 
 int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_log_fn log,
@@ -1589,9 +1741,15 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 	w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
 	w->nconns = 2 * n + 16;
 	w->conns = calloc(w->nconns, sizeof(*w->conns));
-	w->scratch = malloc(RX_CAP > OUT_CAP ? RX_CAP : OUT_CAP);
+	w->scratch = malloc(OUT_CAP);
+	w->out = malloc(OUT_CAP);
+	w->fields = calloc(MAX_FIELDS, sizeof(*w->fields));
+	w->dirty_cap = 2 * n + 2;
+	w->dirty = calloc(w->dirty_cap, sizeof(*w->dirty));
 	w->tls_ctx = calloc(c->ntls ? c->ntls : 1, sizeof(*w->tls_ctx));
-	if (!w->sess || !w->listeners || !w->conns || !w->scratch || !w->tls_ctx)
+	w->resending = calloc(n ? n : 1, sizeof(*w->resending));
+	if (!w->sess || !w->listeners || !w->conns || !w->scratch || !w->out || !w->fields ||
+	    !w->dirty || !w->tls_ctx || !w->resending)
 		goto out;
 	for (unsigned i = 0; i < w->nconns; i++)
 		w->conns[i].w = w;
@@ -1649,6 +1807,9 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 		if (rc < 0)
 			goto out;
 	}
+	rc = bind_index(w);
+	if (rc < 0)
+		goto out;
 	wlog(w, "serving %u sessions", w->nsess);
 	rc = rfx_loop_run(w->loop);
 	clock_now(w);

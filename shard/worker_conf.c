@@ -42,27 +42,78 @@ static void copy_str(char *dst, size_t n, const char *src)
 
 #define COPY(dst, src) copy_str((dst), sizeof(dst), (src))
 
-/* QuickFIX writes DefaultApplVerID as a name or as the ApplVerID code; the
- * Logon carries the code (1137). */
+static const char empty[] = "";
+
+/* A string the configuration owns: "" (shared, not allocated) when unset. */
+static const char *own_str(const char *src, bool *oom)
+{
+	if (!src[0])
+		return empty;
+	char *p = strdup(src);
+	if (!p) {
+		*oom = true;
+		return empty;
+	}
+	return p;
+}
+
+static void free_str(const char *p)
+{
+	if (p && p != empty)
+		free((char *)p);
+}
+
+/* The zone shared by every session that names it: loaded once per
+ * distinct zone. Returns it, or NULL with *rc set. */
+static const struct rfx_tz *zone(struct rfx_worker_conf *c, const struct rfx_session_settings *ss,
+				 int *rc)
+{
+	struct rfx_tz *tz = calloc(1, sizeof(*tz));
+	if (!tz) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	*rc = ss->use_local_time ? rfx_tz_load_local(tz) : rfx_tz_load(tz, ss->time_zone);
+	if (*rc < 0) {
+		free(tz);
+		return NULL;
+	}
+	for (unsigned i = 0; i < c->ntzs; i++)
+		if (memcmp(c->tzs[i], tz, sizeof(*tz)) == 0) {
+			free(tz);
+			return c->tzs[i];
+		}
+	struct rfx_tz **n = realloc(c->tzs, (c->ntzs + 1) * sizeof(*n));
+	if (!n) {
+		free(tz);
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	c->tzs = n;
+	c->tzs[c->ntzs++] = tz;
+	return tz;
+}
+
 /* The session's protocol configuration and schedule (engine/session_config.h),
- * in the zone QuickFIX's TimeZone or UseLocalTime=Y names. Returns 0 or
- * RFX_ECONFIG with err set. */
-static int protocol_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o,
-			 char *err, size_t errlen)
+ * in the zone QuickFIX's TimeZone or UseLocalTime=Y names. Returns 0, -ENOMEM
+ * or RFX_ECONFIG with err set. */
+static int protocol_conf(struct rfx_worker_conf *c, const struct rfx_session_settings *ss,
+			 struct rfx_worker_session_conf *o, char *err, size_t errlen)
 {
 	const struct rfx_tz *tz = NULL;
 	int rc;
 
 	/* The settings parser refuses TimeZone together with UseLocalTime=Y. */
 	if (ss->time_zone[0] || ss->use_local_time) {
-		rc = ss->use_local_time ? rfx_tz_load_local(&o->tz) : rfx_tz_load(&o->tz, ss->time_zone);
-		if (rc < 0) {
+		tz = zone(c, ss, &rc);
+		if (!tz && rc == -ENOMEM)
+			return rc;
+		if (!tz) {
 			snprintf(err, errlen, "session %s (line %u): %s%s: %s", ss->id, ss->line,
 				 ss->use_local_time ? "UseLocalTime=Y" : "TimeZone=",
 				 ss->use_local_time ? "" : ss->time_zone, rfx_strerror(rc));
 			return RFX_ECONFIG;
 		}
-		tz = &o->tz;
 	}
 	if (rfx_session_config_from_settings(&o->cfg, &o->sched, ss, tz) < 0) {
 		snprintf(err, errlen, "session %s (line %u): invalid schedule, or an ID longer "
@@ -210,15 +261,24 @@ static int tls_conf(const struct rfx_session_settings *ss, struct rfx_worker_ses
 	return 0;
 }
 
-static void session_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o)
+/* Returns 0 or -ENOMEM (what was allocated is freed with the configuration). */
+static int session_conf(const struct rfx_session_settings *ss, struct rfx_worker_session_conf *o)
 {
+	bool oom = false;
 	COPY(o->id, ss->id);
 	o->shard = ss->shard;
 	o->acceptor = ss->connection_type == RFX_CONN_ACCEPTOR;
 
-	COPY(o->accept_address, ss->socket_accept_address);
+	o->accept_address = own_str(ss->socket_accept_address, &oom);
 	o->accept_port = ss->socket_accept_port;
-	o->nconnect = ss->nconnect < RFX_WK_MAX_CONNECT ? ss->nconnect : RFX_WK_MAX_CONNECT;
+	o->transport_dict = o->app_dict = empty;
+	unsigned n = ss->nconnect < RFX_WK_MAX_CONNECT ? ss->nconnect : RFX_WK_MAX_CONNECT;
+	if (n) {
+		o->connect = calloc(n, sizeof(*o->connect));
+		if (!o->connect)
+			return -ENOMEM;
+		o->nconnect = n;
+	}
 	for (unsigned i = 0; i < o->nconnect; i++) {
 		COPY(o->connect[i].host, ss->connect[i].host);
 		o->connect[i].port = ss->connect[i].port;
@@ -227,16 +287,17 @@ static void session_conf(const struct rfx_session_settings *ss, struct rfx_worke
 	o->persist_messages = ss->persist_messages;
 	o->use_dictionary = ss->use_data_dictionary;
 	if (ss->transport_data_dictionary[0]) {
-		COPY(o->transport_dict, ss->transport_data_dictionary);
-		COPY(o->app_dict, ss->app_data_dictionary[0] ? ss->app_data_dictionary
-							      : ss->transport_data_dictionary);
+		o->transport_dict = own_str(ss->transport_data_dictionary, &oom);
+		o->app_dict = own_str(ss->app_data_dictionary[0] ? ss->app_data_dictionary
+							   : ss->transport_data_dictionary, &oom);
 	} else if (ss->data_dictionary[0]) {
-		COPY(o->transport_dict, ss->data_dictionary);
-		COPY(o->app_dict, ss->data_dictionary);
+		o->transport_dict = own_str(ss->data_dictionary, &oom);
+		o->app_dict = own_str(ss->data_dictionary, &oom);
 	} else {
 		o->use_dictionary = false;
 	}
 	o->validate_flags = rfx_session_settings_validate_flags(ss);
+	return oom ? -ENOMEM : 0;
 }
 
 int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **out, char *err,
@@ -273,8 +334,10 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 			rfx_worker_conf_free(c);
 			return RFX_ECONFIG;
 		}
-		session_conf(&s->sessions[i], &c->sessions[i]);
-		int rc = protocol_conf(&s->sessions[i], &c->sessions[i], err, errlen);
+		c->nsessions = i + 1;
+		int rc = session_conf(&s->sessions[i], &c->sessions[i]);
+		if (rc == 0)
+			rc = protocol_conf(c, &s->sessions[i], &c->sessions[i], err, errlen);
 		if (rc == 0)
 			rc = tls_conf(&s->sessions[i], &c->sessions[i], c, err, errlen);
 		if (rc < 0) {
@@ -332,6 +395,13 @@ void rfx_worker_conf_free(struct rfx_worker_conf *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = 0; c->sessions && i < c->nsessions; i++) {
+		struct rfx_worker_session_conf *o = &c->sessions[i];
+		free_str(o->accept_address);
+		free_str(o->transport_dict);
+		free_str(o->app_dict);
+		free(o->connect);
+	}
 	/* Passwords were copied: wipe them with the copy. */
 	if (c->sessions)
 		explicit_bzero(c->sessions, c->nsessions * sizeof(*c->sessions));
@@ -339,6 +409,9 @@ void rfx_worker_conf_free(struct rfx_worker_conf *c)
 		explicit_bzero(c->tls, c->ntls * sizeof(*c->tls));
 	free(c->sessions);
 	free(c->tls);
+	for (unsigned i = 0; i < c->ntzs; i++)
+		free(c->tzs[i]);
+	free(c->tzs);
 	free(c);
 }
 
@@ -365,6 +438,16 @@ static const struct rfx_worker_session_conf *find(const struct rfx_worker_conf *
 	return NULL;
 }
 
+static bool same_endpoints(const struct rfx_worker_session_conf *x,
+			   const struct rfx_worker_session_conf *y)
+{
+	for (unsigned i = 0; i < x->nconnect && i < y->nconnect; i++)
+		if (strcmp(x->connect[i].host, y->connect[i].host) ||
+		    x->connect[i].port != y->connect[i].port)
+			return false;
+	return true;
+}
+
 /* Same session settings? The schedule pointer differs per copy; what it
  * points at is compared on its own. Both copies come from calloc and field
  * writes, so padding bytes are zero in both. */
@@ -386,13 +469,17 @@ static bool same_session(const struct rfx_worker_conf *a, const struct rfx_worke
 		return false;
 	if (cx.schedule && memcmp(&x->sched, &y->sched, offsetof(struct rfx_schedule, tz)) != 0)
 		return false;
+	if (cx.schedule && (x->sched.tz == NULL) != (y->sched.tz == NULL))
+		return false;
+	if (cx.schedule && x->sched.tz && memcmp(x->sched.tz, y->sched.tz, sizeof(struct rfx_tz)))
+		return false;
 	if (strcmp(x->transport_dict, y->transport_dict) || strcmp(x->app_dict, y->app_dict))
 		return false;
 	cx.schedule = cy.schedule = NULL;
 	return memcmp(&cx, &cy, sizeof(cx)) == 0 && x->acceptor == y->acceptor &&
 	       x->accept_port == y->accept_port &&
 	       strcmp(x->accept_address, y->accept_address) == 0 && x->nconnect == y->nconnect &&
-	       memcmp(x->connect, y->connect, sizeof(x->connect)) == 0 &&
+	       same_endpoints(x, y) &&
 	       x->reconnect_interval == y->reconnect_interval &&
 	       x->persist_messages == y->persist_messages &&
 	       x->use_dictionary == y->use_dictionary && x->validate_flags == y->validate_flags;

@@ -42,25 +42,30 @@ struct rfx_worker_endpoint {
 	uint16_t port;
 };
 
+/* One session. Kept small (about 1 KiB): 10,000 sessions live in the
+ * supervisor and, shared after fork, in every shard. What only some sessions
+ * use lives behind pointers the configuration owns: strings are "" when
+ * unset (never NULL), time zones are shared between sessions naming the
+ * same zone. */
 struct rfx_worker_session_conf {
 	char id[RFX_WK_ID_MAX];
 	unsigned shard;
 	struct rfx_session_config cfg;
 	bool acceptor;
-	char accept_address[RFX_WK_HOST_MAX]; /* "" = any */
+	const char *accept_address;    /* "" = any */
 	uint16_t accept_port;
-	struct rfx_worker_endpoint connect[RFX_WK_MAX_CONNECT];
+	struct rfx_worker_endpoint *connect; /* nconnect entries */
 	unsigned nconnect;
 	uint32_t reconnect_interval;   /* s */
 	bool persist_messages;
 	bool use_dictionary;
-	char transport_dict[RFX_WK_PATH_MAX]; /* FIX.4.x: both the same file */
-	char app_dict[RFX_WK_PATH_MAX];
+	const char *transport_dict;    /* FIX.4.x: both the same file */
+	const char *app_dict;
 	unsigned validate_flags;
 	int tls;                       /* index in rfx_worker_conf.tls, -1: plain TCP */
-	/* cfg.schedule points at sched (NULL: always in session). */
+	/* cfg.schedule points at sched (NULL: always in session); sched.tz at
+	 * one of the configuration's zones (NULL: UTC). */
 	struct rfx_schedule sched;
-	struct rfx_tz tz;
 };
 
 struct rfx_worker_conf {
@@ -79,6 +84,9 @@ struct rfx_worker_conf {
 	struct rfx_worker_session_conf *sessions;
 	unsigned ntls;
 	struct rfx_worker_tls_conf *tls;
+	/* Owned: the distinct time zones the sessions use. */
+	struct rfx_tz **tzs;
+	unsigned ntzs;
 };
 
 /* Fill the options of rfx_tls_ctx_new (shard/tls.h) from an entry; the

@@ -29,7 +29,7 @@
 #define RFX_SEG_SLOT_CTL_SIZE 512u
 #define RFX_SEG_INSTANCE_MAX 32u     /* incl. NUL: [A-Za-z0-9_-]{1,31} */
 #define RFX_SEG_NAME_MAX 64u
-#define RFX_SEG_MAX_SESSIONS 4096u
+#define RFX_SEG_MAX_SESSIONS 65536u   /* per shard; handles carry a 16-bit index */
 #define RFX_SEG_MAX_CLIENTS 256u
 #define RFX_SEG_MAX_SHARDS 256u
 #define RFX_SESSION_ID_MAX 64u       /* incl. NUL */
