@@ -17,6 +17,7 @@
  *
  * With --qf-acceptor the same against QuickFIX 1.15.1 with FileStore
  * (bench/qf_acceptor.cpp sends the N orders itself after the logon).
+ * --json FILE appends one JSON line (bench/run.sh collects them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -362,7 +363,7 @@ int main(int argc, char **argv)
 	if (!n || !runs || runs > MAX_RUNS)
 		die("bad --messages or --runs");
 	signal(SIGPIPE, SIG_IGN);
-	FILE *js = json ? fopen(json, "w") : NULL;
+	FILE *js = json ? fopen(json, "a") : NULL;
 	if (json && !js)
 		die("cannot write the --json file");
 	if (js)

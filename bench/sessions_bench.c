@@ -14,6 +14,7 @@
  * against the QuickFIX 1.15.1 acceptor (bench/qf_acceptor.cpp) when given:
  * one process, one port. Medians over runs with min-max. --hold keeps the
  * processes up after the measurement, for perf or /proc/PID/smaps by hand.
+ * --json FILE appends one JSON line (bench/run.sh collects them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -449,7 +450,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	FILE *js = NULL;
 	if (o.json) {
-		js = fopen(o.json, "w");
+		js = fopen(o.json, "a");
 		if (!js)
 			die("cannot write the --json file");
 		fprintf(js, "{\"bench\":\"sessions\",\"shards\":%u,\"idle\":\"block\",\"cpus\":%ld,",
