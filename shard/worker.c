@@ -27,6 +27,7 @@
 #include "engine/dictionary.h"
 #include "engine/error.h"
 #include "engine/session.h"
+#include "engine/session_validate.h"
 #include "shard/conn.h"
 #include "shard/loop.h"
 #include "shard/timer_wheel.h"
@@ -139,7 +140,7 @@ struct worker {
 	struct rfx_dict *dicts[MAX_DICTS];
 	char *dict_paths[MAX_DICTS];
 	unsigned ndicts;
-	struct rfx_field cfields[MAX_FIELDS];
+	struct rfx_field cfields[MAX_FIELDS]; /* op_validate scratch */
 	char *scratch;                /* copy of a client's body */
 	/* The sessions' output and field index: used only during a call into
 	 * one session, so one of each serves the whole shard. */
@@ -291,34 +292,17 @@ static int op_reset(void *ctx)
 
 /* ------------------------------------------------------------ validation */
 
-/* The session's validate hook on the dictionary validator (as the
- * in-process conformance replay does): reparse with the codec and translate
- * the verdict. Tags the codec refuses outright ("-1", "0") are what QuickFIX
- * rejects as invalid tag numbers (reason 0). */
+/* The session's validate hook on the dictionary validator: the session's own
+ * parse goes to the validator as is (rfx_session_validate_with adopts it, no
+ * second scan); w->cfields is the scratch index for a message only the
+ * session's lenient scanner could split. Tags the codec refuses ("-1", "0")
+ * are rejected as invalid tag numbers (reason 0), as QuickFIX does; a message
+ * with more than MAX_FIELDS fields never reaches here (the session refuses
+ * it first). */
 static int op_validate(void *ctx, const struct rfx_session_msg *m, struct rfx_session_reject *rej)
 {
 	struct wsess *se = ctx;
-	struct rfx_msg cm;
-	struct rfx_reject r;
-	rfx_msg_init(&cm, se->w->cfields, MAX_FIELDS);
-	int rc = rfx_codec_parse(&cm, m->buf, m->len, NULL);
-	if (rc == RFX_EBADTAG) {
-		for (uint32_t i = 0; i < m->nfields; i++)
-			if (m->fields[i].tag <= 0) {
-				rej->reason = 0;
-				rej->ref_tag = m->fields[i].tag;
-				rej->text = NULL;
-				return 1;
-			}
-	}
-	if (rc < 0)
-		return 0;
-	if (rfx_validator_check(se->validator, &cm, &r) == 0)
-		return 0;
-	rej->reason = r.reason;
-	rej->ref_tag = (int32_t)r.ref_tag;
-	rej->text = r.text;
-	return 1;
+	return rfx_session_validate_with(se->validator, se->w->cfields, MAX_FIELDS, m, rej);
 }
 
 static struct rfx_dict *dict_get(struct worker *w, const char *path)
