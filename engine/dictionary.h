@@ -121,18 +121,34 @@ void rfx_validator_free(struct rfx_validator *v);
 /*
  * FIXT.1.1: one more application dictionary, for the ApplVerID(1128) code
  * appl_ver_id ("7" FIX.5.0, "8" FIX.5.0SP1, "9" FIX.5.0SP2, ...), as QuickFIX's
- * AppDataDictionary.<version> keys give. An application message is validated
- * against the dictionary of its own ApplVerID(1128) header field; without one,
- * against the validator's app dictionary (the session's DefaultApplVerID). Once
- * any is added, a message whose ApplVerID has no dictionary is rejected with
- * reason 18 (Invalid/Unsupported Application Version), so add the
- * DefaultApplVerID's dictionary under its code as well. Adding a code again
- * replaces its dictionary. Cold path (allocates). Returns 0, -ENOMEM, or
- * -EINVAL (empty or over 3 characters, or already RFX_VALIDATOR_MAX_APPS).
+ * AppDataDictionary.<version> keys give. Once any is added, an application
+ * message is validated against the dictionary of its own ApplVerID(1128)
+ * header field, or without one against the default version's (see
+ * rfx_validator_set_default_app; until that is called, the validator's own app
+ * dictionary). A version with no dictionary is handled as QuickFIX handles it:
+ * no error of its own, the body is checked as against an empty dictionary
+ * (only a repeated tag, 13, and an empty value, 4; no MsgType, required,
+ * format, enum or tag checks; field order always checked), header and trailer
+ * against the transport dictionary. So add the DefaultApplVerID's dictionary
+ * under its code as well. Adding a code again replaces its dictionary. Maps of
+ * the same dictionary share their scratch. Cold path (allocates). Returns 0,
+ * -ENOMEM, or -EINVAL (empty or over 3 characters, or already
+ * RFX_VALIDATOR_MAX_APPS).
  */
 #define RFX_VALIDATOR_MAX_APPS 8
 int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
 			  const struct rfx_dict *app);
+
+/*
+ * FIXT.1.1: the version of application messages without ApplVerID(1128):
+ * appl_ver_id[0..len) (not NUL-terminated; NULL or len 0: back to the
+ * validator's own app dictionary). QuickFIX takes it from the counterparty's
+ * Logon, DefaultApplVerID(1137). Only consulted once rfx_validator_add_app
+ * added a dictionary; a code without one means "no dictionary" as above (also
+ * for codes added later: it is resolved again on each add). Cold path (once
+ * per Logon), no allocation. Returns 0.
+ */
+int rfx_validator_set_default_app(struct rfx_validator *v, const char *appl_ver_id, size_t len);
 
 /*
  * Validates m (parsed by rfx_codec_parse, with or without a seam: fields in

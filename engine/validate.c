@@ -25,7 +25,19 @@ struct app_dict {
 	char code[4];                  /* ApplVerID(1128) value */
 	const struct rfx_dict *d;
 	uint32_t *stamp;               /* per field index of d */
+	bool own_stamp;                /* else shared with another map of the same d */
 };
+
+/* Which application dictionary a FIXT.1.1 message without ApplVerID(1128)
+ * uses: an index in apps, or one of these. */
+#define APP_OWN (-1)  /* the validator's own app dictionary (v->a) */
+#define APP_NONE (-2) /* none: checked as without a dictionary (no_app_field) */
+
+/* Repeated-tag detection without a dictionary: a bit per tag below
+ * NOAPP_TAGS, and up to NOAPP_BIG larger tags compared one by one (so the
+ * cost stays linear in the message; larger tags beyond that go unchecked). */
+#define NOAPP_TAGS 65536u
+#define NOAPP_BIG 64u
 
 struct rfx_validator {
 	const struct rfx_dict *t, *a;  /* transport (header, trailer, admin), app */
@@ -34,6 +46,10 @@ struct rfx_validator {
 	uint32_t *stamp_t, *stamp_a;   /* per field index of t and a */
 	struct app_dict apps[RFX_VALIDATOR_MAX_APPS]; /* by ApplVerID */
 	unsigned napps;
+	int def;                       /* APP_OWN, APP_NONE or an index in apps */
+	char def_code[4];              /* what set_default_app named ("" = own) */
+	bool def_long;                 /* it named a code longer than any added */
+	uint64_t *seen;                /* NOAPP_TAGS bits, all clear between messages */
 };
 
 int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *app,
@@ -50,6 +66,7 @@ int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *a
 	v->t = transport;
 	v->a = app;
 	v->flags = flags;
+	v->def = APP_OWN;
 	v->stamp_t = calloc(transport->nfields + 1, sizeof(uint32_t));
 	v->stamp_a = app == transport ? v->stamp_t : calloc(app->nfields + 1, sizeof(uint32_t));
 	if (!v->stamp_t || !v->stamp_a) {
@@ -58,6 +75,18 @@ int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *a
 	}
 	*out = v;
 	return 0;
+}
+
+static void resolve_default(struct rfx_validator *v)
+{
+	if (!v->def_code[0] && !v->def_long) {
+		v->def = APP_OWN;
+		return;
+	}
+	v->def = APP_NONE;
+	for (unsigned i = 0; i < v->napps && !v->def_long; i++)
+		if (strcmp(v->apps[i].code, v->def_code) == 0)
+			v->def = (int)i;
 }
 
 int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
@@ -73,16 +102,51 @@ int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
 			e = &v->apps[i];
 	if (!e && v->napps == RFX_VALIDATOR_MAX_APPS)
 		return -EINVAL;
-	uint32_t *stamp = calloc(app->nfields + 1, sizeof(uint32_t));
-	if (!stamp)
+	if (!v->seen) {
+		v->seen = calloc(NOAPP_TAGS / 64, sizeof(uint64_t));
+		if (!v->seen)
+			return -ENOMEM;
+	}
+	/* One message uses one body dictionary and epochs are the validator's,
+	 * so maps of the same dictionary can share their stamps. */
+	uint32_t *stamp = app == v->a ? v->stamp_a : app == v->t ? v->stamp_t : NULL;
+	for (unsigned i = 0; i < v->napps && !stamp; i++)
+		if (v->apps[i].d == app && &v->apps[i] != e)
+			stamp = v->apps[i].stamp;
+	bool own = !stamp;
+	if (own && !(stamp = calloc(app->nfields + 1, sizeof(uint32_t))))
 		return -ENOMEM;
-	if (e)
-		free(e->stamp);
-	else
+	if (e && e->own_stamp) {
+		/* Replaced: its array goes to a map sharing it, else away. */
+		struct app_dict *heir = NULL;
+		for (unsigned i = 0; i < v->napps && !heir; i++)
+			if (&v->apps[i] != e && v->apps[i].stamp == e->stamp)
+				heir = &v->apps[i];
+		if (heir)
+			heir->own_stamp = true;
+		else
+			free(e->stamp);
+	}
+	if (!e)
 		e = &v->apps[v->napps++];
 	memcpy(e->code, appl_ver_id, n + 1);
 	e->d = app;
 	e->stamp = stamp;
+	e->own_stamp = own;
+	resolve_default(v);
+	return 0;
+}
+
+int rfx_validator_set_default_app(struct rfx_validator *v, const char *appl_ver_id, size_t len)
+{
+	if (!appl_ver_id)
+		len = 0;
+	v->def_long = len > 3;
+	if (!v->def_long) {
+		memcpy(v->def_code, appl_ver_id ? appl_ver_id : "", len);
+		v->def_code[len] = '\0';
+	}
+	resolve_default(v);
 	return 0;
 }
 
@@ -91,7 +155,9 @@ void rfx_validator_free(struct rfx_validator *v)
 	if (!v)
 		return;
 	for (unsigned i = 0; i < v->napps; i++)
-		free(v->apps[i].stamp);
+		if (v->apps[i].own_stamp)
+			free(v->apps[i].stamp);
+	free(v->seen);
 	if (v->stamp_a != v->stamp_t)
 		free(v->stamp_a);
 	free(v->stamp_t);
@@ -297,6 +363,36 @@ check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stamp, uint32_t 
 	return df;
 }
 
+/*
+ * A body field of a FIXT.1.1 application message whose ApplVerID has no
+ * dictionary. QuickFIX (1.15) then validates the body against an empty
+ * dictionary: no MsgType, required-field, format, enum or tag checks, but a
+ * tag given twice (13; with no group definitions, that includes every
+ * repeating group's members) and an empty value (4) are still rejected, the
+ * latter whatever ValidateFieldsHaveValues says. Header and trailer are
+ * checked against the transport dictionary as usual.
+ */
+static void no_app_field(struct walk *w, const struct rfx_field *f, uint32_t *big, uint32_t *nbig)
+{
+	uint64_t *seen = w->v->seen;
+	bool again = false;
+
+	if (f->tag < NOAPP_TAGS) {
+		uint64_t bit = 1ull << (f->tag & 63);
+		again = seen[f->tag >> 6] & bit;
+		seen[f->tag >> 6] |= bit;
+	} else {
+		for (uint32_t k = 0; k < *nbig && !again; k++)
+			again = big[k] == f->tag;
+		if (!again && *nbig < NOAPP_BIG)
+			big[(*nbig)++] = f->tag;
+	}
+	if (again)
+		note(&w->first, &w->have_first, RFX_SRR_TAG_APPEARS_MORE_THAN_ONCE, f->tag);
+	else if (f->len == 0)
+		note(&w->first, &w->have_first, RFX_SRR_TAG_WITHOUT_VALUE, f->tag);
+}
+
 /* First required tag of set missing from field map epoch, or 0. */
 static uint32_t missing_required(const struct rfx_dict *d, const uint32_t *stamp, uint32_t epoch,
 				 uint32_t set)
@@ -434,6 +530,8 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	unsigned phase = 0; /* 0 header, 1 body, 2 trailer */
 	const struct dmsg *msg;
 	struct walk w = { .v = v, .m = m };
+	bool no_app = false;
+	uint32_t big[NOAPP_BIG], nbig = 0;
 
 	if (!mt)
 		return reject(rej, RFX_SRR_REQUIRED_TAG_MISSING, 35);
@@ -443,22 +541,26 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	bd = t;
 	bstamp = v->stamp_t;
 	if (!msg && v->napps) {
-		/* FIXT.1.1: the application dictionary of the message's ApplVerID. */
+		/* FIXT.1.1: the application dictionary of the message's ApplVerID,
+		 * else of the default one. */
 		const struct rfx_field *av = rfx_msg_hdr(m, RFX_HDR_APPL_VER_ID);
+		int k = v->def;
 		if (av) {
-			const struct app_dict *e = NULL;
-			for (unsigned k = 0; k < v->napps && !e; k++)
-				if (strlen(v->apps[k].code) == av->len &&
-				    memcmp(v->apps[k].code, av->p, av->len) == 0)
-					e = &v->apps[k];
-			if (!e)
-				return reject(rej, RFX_SRR_INVALID_APPL_VERSION, 1128);
-			msg = rfx_dict__msg(e->d, mt->p, mt->len);
-			bd = e->d;
-			bstamp = e->stamp;
+			k = APP_NONE;
+			for (unsigned j = 0; j < v->napps && k == APP_NONE; j++)
+				if (strlen(v->apps[j].code) == av->len &&
+				    memcmp(v->apps[j].code, av->p, av->len) == 0)
+					k = (int)j;
+		}
+		if (k >= 0) {
+			msg = rfx_dict__msg(v->apps[k].d, mt->p, mt->len);
+			bd = v->apps[k].d;
+			bstamp = v->apps[k].stamp;
+		} else if (k == APP_NONE) {
+			no_app = true;
 		}
 	}
-	if (!msg && bd == t && v->a != t) {
+	if (!msg && !no_app && bd == t && v->a != t) {
 		msg = rfx_dict__msg(v->a, mt->p, mt->len);
 		bd = v->a;
 		bstamp = v->stamp_a;
@@ -482,7 +584,7 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 		} else if (c == 2) {
 			phase = 2;
 		}
-		if (!msg) { /* invalid MsgType: only the order check still matters */
+		if (!msg && !no_app) { /* invalid MsgType: only the order check still matters */
 			i++;
 			continue;
 		}
@@ -497,6 +599,11 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 				i++;
 			continue;
 		}
+		if (no_app) {
+			no_app_field(&w, &f[i], big, &nbig);
+			i++;
+			continue;
+		}
 		df = rfx_dict__field(bd, f[i].tag);
 		bool in_body = rfx_dict__set_has_field(bd, msg->set, df);
 		df = check_field(&w, bd, bstamp, body_epoch, &f[i], df, in_body);
@@ -506,9 +613,16 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 		else
 			i++;
 	}
-	if (order_tag && (v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER))
+	if (no_app) /* all clear for the next message */
+		for (uint32_t i = 0; i < n; i++)
+			if (f[i].tag < NOAPP_TAGS)
+				v->seen[f[i].tag >> 6] = 0;
+	/* Without an application dictionary, field order is checked whatever
+	 * ValidateFieldsOutOfOrder says (QuickFIX's empty dictionary keeps its
+	 * default, on). */
+	if (order_tag && ((v->flags & RFX_VALIDATE_FIELDS_OUT_OF_ORDER) || no_app))
 		return reject(rej, RFX_SRR_TAG_OUT_OF_ORDER, order_tag);
-	if (!msg)
+	if (!msg && !no_app)
 		return reject(rej, RFX_SRR_INVALID_MSG_TYPE, 0);
 	if (w.have_order) {
 		*rej = w.order;
@@ -516,8 +630,11 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	}
 
 	/* Required fields first (QuickFIX checks them before iterating), then the
-	 * first per-field error in wire order. */
-	if ((miss = missing_required(t, v->stamp_t, hdr_epoch, t->header_set)) ||
+	 * first per-field error in wire order. QuickFIX asks the application
+	 * dictionary for them, so without one none are required. */
+	if (no_app)
+		;
+	else if ((miss = missing_required(t, v->stamp_t, hdr_epoch, t->header_set)) ||
 	    (miss = missing_required(t, v->stamp_t, trl_epoch, t->trailer_set)) ||
 	    (miss = missing_required(bd, bstamp, body_epoch, msg->set)))
 		return reject(rej, RFX_SRR_REQUIRED_TAG_MISSING, miss);

@@ -1026,7 +1026,18 @@ Test(validate, app_dictionary_by_appl_ver_id, .timeout = 10)
 	expect_reject(v, FH "1128=9|11=X|" T, 1, 55);     /* FIX.5.0SP2 */
 	expect_ok(v, FH "1128=8|11=X|" T);                /* FIX.5.0SP1: Symbol optional */
 	expect_ok(v, FH "1128=9|11=X|55=IBM|" T);
-	expect_reject(v, FH "1128=7|11=X|55=IBM|" T, 18, 1128); /* no FIX.5.0 dictionary */
+	/* No FIX.5.0 dictionary: as QuickFIX, the body is checked as against an
+	 * empty dictionary (unknown tags, types and missing fields pass). */
+	expect_ok(v, FH "1128=7|11=X|55=IBM|" T);
+	expect_ok(v, "8=FIXT.1.1|9=10|35=ZZ|34=2|49=A|52=20240102-10:11:12.123|56=B|1128=7|"
+		     "12345=1|" T);
+	expect_reject(v, FH "1128=7|11=X|55=|" T, 4, 55);          /* empty value */
+	expect_reject(v, FH "1128=7|11=X|55=A|38=1|55=B|" T, 13, 55); /* repeated tag */
+	expect_reject(v, FH "1128=7|11=X|100001=1|100001=2|" T, 13, 100001);
+	expect_reject(v, FH "1128=7|11=X|1128=7|" T, 14, 1128);    /* header after body */
+	expect_reject(v, "8=FIXT.1.1|9=10|35=D|34=2|49=A|52=2024|56=B|1128=7|11=X|" T, 6, 52);
+	/* The check leaves nothing behind: the same tags pass next time. */
+	expect_ok(v, FH "1128=7|11=X|55=IBM|" T);
 	/* Admin messages stay with the transport dictionary whatever 1128 says. */
 	expect_ok(v, "8=FIXT.1.1|9=10|35=0|34=2|49=A|52=20240102-10:11:12.123|56=B|1128=7|" T);
 
@@ -1040,6 +1051,45 @@ Test(validate, app_dictionary_by_appl_ver_id, .timeout = 10)
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(rfx_validator_add_app(v, codes[i], sp1), 0);
 	cr_assert_eq(rfx_validator_add_app(v, "7", sp1), -EINVAL, "table full");
+	rfx_validator_free(v);
+	rfx_dict_free(sp1);
+	rfx_dict_free(sp2);
+	rfx_dict_free(t);
+}
+
+/* Messages without ApplVerID(1128) take the default version's dictionary:
+ * the counterparty's DefaultApplVerID (1137 of its Logon), as QuickFIX. */
+Test(validate, default_appl_ver_id, .timeout = 10)
+{
+	struct rfx_dict_error err;
+	int rc;
+	struct rfx_dict *t = load_text(fixt_xml, &rc, &err);
+	cr_assert_eq(rc, 0, "%s", err.text);
+	struct rfx_dict *sp1 = app_dict("1", false), *sp2 = app_dict("2", true);
+	struct rfx_validator *v;
+
+	cr_assert_eq(rfx_validator_new(t, sp2, RFX_VALIDATE_DEFAULT, &v), 0);
+	/* Set before the code has a dictionary: resolved when it is added. */
+	cr_assert_eq(rfx_validator_set_default_app(v, "8", 1), 0);
+	cr_assert_eq(rfx_validator_add_app(v, "9", sp2), 0);
+	expect_ok(v, FH "11=X|" T);                       /* "8" has none yet: empty */
+	cr_assert_eq(rfx_validator_add_app(v, "8", sp1), 0);
+	expect_ok(v, FH "11=X|" T);                       /* FIX.5.0SP1 */
+	expect_reject(v, FH "11=X|99=1|" T, 0, 99);
+	cr_assert_eq(rfx_validator_set_default_app(v, "9xx", 1), 0);
+	expect_reject(v, FH "11=X|" T, 1, 55);            /* FIX.5.0SP2 */
+	expect_ok(v, FH "1128=8|11=X|" T);                /* 1128 beats the default */
+	cr_assert_eq(rfx_validator_set_default_app(v, "FIX.5.0", 7), 0);
+	expect_ok(v, FH "11=X|99=1|" T);                  /* no such code: empty */
+	cr_assert_eq(rfx_validator_set_default_app(v, NULL, 0), 0);
+	expect_reject(v, FH "11=X|" T, 1, 55);            /* the validator's own (sp2) */
+	/* Replacing a dictionary that shares its scratch with another code. */
+	cr_assert_eq(rfx_validator_add_app(v, "7", sp1), 0);
+	cr_assert_eq(rfx_validator_add_app(v, "8", sp2), 0);
+	expect_ok(v, FH "1128=7|11=X|" T);
+	expect_reject(v, FH "1128=8|11=X|" T, 1, 55);
+	cr_assert_eq(rfx_validator_add_app(v, "7", sp2), 0);
+	expect_reject(v, FH "1128=7|11=X|" T, 1, 55);
 	rfx_validator_free(v);
 	rfx_dict_free(sp1);
 	rfx_dict_free(sp2);
