@@ -181,14 +181,14 @@ static void print_section(const char *section, const void *base, const struct en
 /* Dictionaries named by the sessions, each loaded once: a settings file that
  * parses but names a broken dictionary would still fail at engine start. */
 struct dict_cache {
-	const char *path[3 * 64];
-	int rc[3 * 64];
+	const char *path[256]; /* beyond that, loaded again (only slower) */
+	int rc[256];
 	unsigned n;
 	unsigned failed; /* distinct dictionaries that do not load */
 };
 
 static void check_dict(struct dict_cache *dc, const struct rfx_session_settings *ss,
-		      const char *key, const char *path)
+		      unsigned line, const char *key, const char *path)
 {
 	struct rfx_dict_error err = {0};
 	struct rfx_dict *d = NULL;
@@ -208,10 +208,10 @@ static void check_dict(struct dict_cache *dc, const struct rfx_session_settings 
 		/* The loader's text names the file (and line) already. */
 		if (err.text[0])
 			rfx_cli_err("config check", "session %s (line %u): %s: %s", ss->id,
-				    ss->line, key, err.text);
+				    line, key, err.text);
 		else
 			rfx_cli_err("config check", "session %s (line %u): %s: %s: %s", ss->id,
-				    ss->line, key, path, rfx_strerror(rc));
+				    line, key, path, rfx_strerror(rc));
 	} else {
 		printf("  %-36s %s: %s, %u fields, %u messages\n", "(dictionary)", key,
 		       rfx_dict_version(d), rfx_dict_nfields(d), rfx_dict_nmessages(d));
@@ -265,10 +265,15 @@ static int config_check(const char *path)
 		       ss->shard_setting >= 0 ? "Shard= in the file" : "hash of the session ID");
 		print_section("SESSION", ss, &ek);
 		if (ss->use_data_dictionary) {
-			check_dict(&dicts, ss, "DataDictionary", ss->data_dictionary);
-			check_dict(&dicts, ss, "TransportDataDictionary",
+			check_dict(&dicts, ss, ss->line, "DataDictionary", ss->data_dictionary);
+			check_dict(&dicts, ss, ss->line, "TransportDataDictionary",
 				   ss->transport_data_dictionary);
-			check_dict(&dicts, ss, "AppDataDictionary", ss->app_data_dictionary);
+			check_dict(&dicts, ss, ss->line, "AppDataDictionary",
+				   ss->app_data_dictionary);
+			/* FIXT.1.1: the shard loads one per ApplVerID as well. */
+			for (unsigned j = 0; j < ss->napp_dicts; j++)
+				check_dict(&dicts, ss, ss->app_dicts[j].line, ss->app_dicts[j].key,
+					   ss->app_dicts[j].path);
 		}
 		for (unsigned j = 1; j < ss->nconnect; j++)
 			printf("  %-36s %s:%u\n", "(failover endpoint)", ss->connect[j].host,

@@ -839,6 +839,10 @@ static void set_keyed_app_dict(struct ctx *c, const struct entry *e, uint8_t sec
 		ad = &ss->app_dicts[ss->napp_dicts++];
 	}
 	strcpy(ad->appl_ver_id, applvers[j].code);
+	/* Longest valid key: AppDataDictionary.FIX.5.0SP2 (28 bytes). */
+	_Static_assert(sizeof(ad->key) > APP_DICT_PREFIX_LEN + 10, "key fits");
+	snprintf(ad->key, sizeof(ad->key), "%.*s", (int)e->klen, e->key);
+	ad->line = e->line;
 	/* The path handling (relative paths, ENC()) of AppDataDictionary itself,
 	 * aimed at ad->path: same size as the field it is defined with. */
 	const struct rfx_settings_key *k = key_named("AppDataDictionary");

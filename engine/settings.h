@@ -101,6 +101,8 @@ enum rfx_settings_durability {
 struct rfx_settings_app_dict {
 	char appl_ver_id[4];          /* ApplVerID(1128) code, e.g. "8" */
 	char path[RFX_SETTINGS_PATH_MAX];
+	char key[32];                 /* the key as written, for messages */
+	unsigned line;                /* of that key */
 };
 
 struct rfx_settings_endpoint {

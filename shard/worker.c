@@ -58,7 +58,6 @@ _Static_assert(TX_CAP >= 2 * (16384 + 512), "TX_CAP too small for TLS records");
 #define CLOSE_GRACE (2 * NS)      /* flush after a session's disconnect */
 #define REAP_EVERY (10 * 1000000LL)
 #define POLL_BUDGET 256u
-#define MAX_DICTS 64
 
 struct worker;
 struct wconn;
@@ -137,9 +136,10 @@ struct worker {
 	struct wlisten *listeners;
 	unsigned nlisteners;
 	struct rfx_tls_ctx **tls_ctx; /* per conf->tls entry this shard uses */
-	struct rfx_dict *dicts[MAX_DICTS];
-	char *dict_paths[MAX_DICTS];
-	unsigned ndicts;
+	/* Dictionaries by path, loaded once for all the shard's sessions. */
+	struct rfx_dict **dicts;
+	char **dict_paths;
+	unsigned ndicts, dicts_cap;
 	struct rfx_field cfields[MAX_FIELDS]; /* op_validate scratch */
 	char *scratch;                /* copy of a client's body */
 	/* The sessions' output and field index: used only during a call into
@@ -302,26 +302,82 @@ static int op_reset(void *ctx)
 static int op_validate(void *ctx, const struct rfx_session_msg *m, struct rfx_session_reject *rej)
 {
 	struct wsess *se = ctx;
+	/* FIXT.1.1: application messages without ApplVerID(1128) are of the
+	 * counterparty's DefaultApplVerID(1137) from its Logon, which is what
+	 * QuickFIX validates them against (before the Logon: our own). */
+	if (se->sc->napps && m->msg_type_len == 1 && m->msg_type[0] == 'A') {
+		const struct rfx_session_field *d = rfx_session_msg_get(m, 1137);
+		if (d)
+			rfx_validator_set_default_app(se->validator, d->p, d->len);
+	}
 	return rfx_session_validate_with(se->validator, se->w->cfields, MAX_FIELDS, m, rej);
 }
 
-static struct rfx_dict *dict_get(struct worker *w, const char *path)
+/* The dictionary at path, loaded on first use. NULL (logged with the
+ * session, file and cause) when it does not load. */
+static struct rfx_dict *dict_get(struct worker *w, const struct rfx_worker_session_conf *sc,
+				 const char *path)
 {
 	for (unsigned i = 0; i < w->ndicts; i++)
 		if (strcmp(w->dict_paths[i], path) == 0)
 			return w->dicts[i];
-	if (w->ndicts == MAX_DICTS)
-		return NULL;
+	if (w->ndicts == w->dicts_cap) {
+		unsigned cap = w->dicts_cap ? 2 * w->dicts_cap : 8;
+		struct rfx_dict **d = realloc(w->dicts, cap * sizeof(*d));
+		if (d)
+			w->dicts = d;
+		char **p = d ? realloc(w->dict_paths, cap * sizeof(*p)) : NULL;
+		if (p)
+			w->dict_paths = p;
+		if (!d || !p) {
+			wlog(w, "%s: dictionary %s: %s", sc->id, path, rfx_strerror(-ENOMEM));
+			return NULL;
+		}
+		w->dicts_cap = cap;
+	}
 	struct rfx_dict *d = NULL;
-	struct rfx_dict_error err;
+	struct rfx_dict_error err = {0};
 	int rc = rfx_dict_load(path, &d, &err);
 	if (rc < 0) {
-		wlog(w, "dictionary %s: %s", path, err.text);
+		/* The loader's text names the file (and line) already. */
+		if (err.text[0])
+			wlog(w, "%s: dictionary: %s", sc->id, err.text);
+		else
+			wlog(w, "%s: dictionary %s: %s", sc->id, path[0] ? path : "(no path)",
+			     rfx_strerror(rc));
 		return NULL;
 	}
-	w->dict_paths[w->ndicts] = strdup(path);
+	char *copy = strdup(path);
+	if (!copy) {
+		rfx_dict_free(d);
+		wlog(w, "%s: dictionary %s: %s", sc->id, path, rfx_strerror(-ENOMEM));
+		return NULL;
+	}
+	w->dict_paths[w->ndicts] = copy;
 	w->dicts[w->ndicts++] = d;
 	return d;
+}
+
+/* The session's validator: FIX.4.x one dictionary; FIXT.1.1 the transport
+ * dictionary, the DefaultApplVerID's and one per AppDataDictionary.<version>
+ * (the validator picks by each message's ApplVerID). */
+static int validator_setup(struct worker *w, struct wsess *se)
+{
+	const struct rfx_worker_session_conf *sc = se->sc;
+	struct rfx_dict *t = dict_get(w, sc, sc->transport_dict);
+	struct rfx_dict *a = t ? dict_get(w, sc, sc->app_dict) : NULL;
+	if (!t || !a)
+		return RFX_EDICT;
+	int rc = rfx_validator_new(t, a, sc->validate_flags, &se->validator);
+	for (unsigned i = 0; rc == 0 && i < sc->napps; i++) {
+		struct rfx_dict *d = dict_get(w, sc, sc->apps[i].path);
+		if (!d)
+			return RFX_EDICT;
+		rc = rfx_validator_add_app(se->validator, sc->apps[i].appl_ver_id, d);
+	}
+	if (rc < 0)
+		wlog(w, "%s: validator: %s", sc->id, rfx_strerror(rc));
+	return rc;
 }
 
 /* ---------------------------------------------------------- connections */
@@ -1622,11 +1678,7 @@ static int sess_setup(struct worker *w, struct wsess *se)
 	rfx_timer_init(&se->timer, sess_timer, se);
 	rfx_timer_init(&se->reconnect, initiator_connect, se);
 	if (sc->use_dictionary) {
-		struct rfx_dict *t = dict_get(w, sc->transport_dict);
-		struct rfx_dict *a = dict_get(w, sc->app_dict);
-		if (!t || !a)
-			return RFX_EDICT;
-		int rc = rfx_validator_new(t, a, sc->validate_flags, &se->validator);
+		int rc = validator_setup(w, se);
 		if (rc < 0)
 			return rc;
 		ops.validate = op_validate;
@@ -1696,6 +1748,8 @@ static void worker_free(struct worker *w)
 		rfx_dict_free(w->dicts[i]);
 		free(w->dict_paths[i]);
 	}
+	free(w->dicts);
+	free(w->dict_paths);
 	free(w->conns);
 	free(w->listeners);
 	free(w->sess);

@@ -287,9 +287,26 @@ static int session_conf(const struct rfx_session_settings *ss, struct rfx_worker
 	o->persist_messages = ss->persist_messages;
 	o->use_dictionary = ss->use_data_dictionary;
 	if (ss->transport_data_dictionary[0]) {
+		/* The DefaultApplVerID's dictionary may be given by its keyed
+		 * AppDataDictionary.<version> alone. */
+		const char *def = rfx_session_settings_app_dict(ss, ss->default_appl_ver_id);
 		o->transport_dict = own_str(ss->transport_data_dictionary, &oom);
-		o->app_dict = own_str(ss->app_data_dictionary[0] ? ss->app_data_dictionary
-							   : ss->transport_data_dictionary, &oom);
+		o->app_dict = own_str(def ? def : ss->transport_data_dictionary, &oom);
+		unsigned na = ss->napp_dicts + (ss->default_appl_ver_id[0] != '\0');
+		o->apps = na ? calloc(na, sizeof(*o->apps)) : NULL;
+		if (na && !o->apps)
+			return -ENOMEM;
+		for (unsigned i = 0; i < ss->napp_dicts; i++) {
+			COPY(o->apps[o->napps].appl_ver_id, ss->app_dicts[i].appl_ver_id);
+			o->apps[o->napps++].path = own_str(ss->app_dicts[i].path, &oom);
+		}
+		bool keyed = false;
+		for (unsigned i = 0; i < ss->napp_dicts; i++)
+			keyed |= strcmp(ss->app_dicts[i].appl_ver_id, ss->default_appl_ver_id) == 0;
+		if (def && !keyed) {
+			COPY(o->apps[o->napps].appl_ver_id, ss->default_appl_ver_id);
+			o->apps[o->napps++].path = own_str(def, &oom);
+		}
 	} else if (ss->data_dictionary[0]) {
 		o->transport_dict = own_str(ss->data_dictionary, &oom);
 		o->app_dict = own_str(ss->data_dictionary, &oom);
@@ -400,6 +417,9 @@ void rfx_worker_conf_free(struct rfx_worker_conf *c)
 		free_str(o->accept_address);
 		free_str(o->transport_dict);
 		free_str(o->app_dict);
+		for (unsigned j = 0; j < o->napps; j++)
+			free_str(o->apps[j].path);
+		free(o->apps);
 		free(o->connect);
 	}
 	/* Passwords were copied: wipe them with the copy. */
@@ -475,6 +495,12 @@ static bool same_session(const struct rfx_worker_conf *a, const struct rfx_worke
 		return false;
 	if (strcmp(x->transport_dict, y->transport_dict) || strcmp(x->app_dict, y->app_dict))
 		return false;
+	if (x->napps != y->napps)
+		return false;
+	for (unsigned i = 0; i < x->napps; i++)
+		if (strcmp(x->apps[i].appl_ver_id, y->apps[i].appl_ver_id) ||
+		    strcmp(x->apps[i].path, y->apps[i].path))
+			return false;
 	cx.schedule = cy.schedule = NULL;
 	return memcmp(&cx, &cy, sizeof(cx)) == 0 && x->acceptor == y->acceptor &&
 	       x->accept_port == y->accept_port &&

@@ -42,6 +42,11 @@ struct rfx_worker_endpoint {
 	uint16_t port;
 };
 
+struct rfx_worker_app_dict {
+	char appl_ver_id[4];           /* ApplVerID(1128) code, e.g. "8" */
+	const char *path;
+};
+
 /* One session. Kept small (about 1 KiB): 10,000 sessions live in the
  * supervisor and, shared after fork, in every shard. What only some sessions
  * use lives behind pointers the configuration owns: strings are "" when
@@ -60,7 +65,11 @@ struct rfx_worker_session_conf {
 	bool persist_messages;
 	bool use_dictionary;
 	const char *transport_dict;    /* FIX.4.x: both the same file */
-	const char *app_dict;
+	const char *app_dict;          /* FIXT.1.1: the DefaultApplVerID's */
+	/* FIXT.1.1: the dictionary of every ApplVerID(1128) code the settings
+	 * name (AppDataDictionary.<version>, and the DefaultApplVerID's). */
+	struct rfx_worker_app_dict *apps;
+	unsigned napps;
 	unsigned validate_flags;
 	int tls;                       /* index in rfx_worker_conf.tls, -1: plain TCP */
 	/* cfg.schedule points at sched (NULL: always in session); sched.tz at

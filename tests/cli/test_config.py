@@ -84,6 +84,35 @@ try:
     t.expect("broken dictionary", t.run("config", "check", brokendict), 2,
              err_has=("DataDictionary: ", "broken.xml"))
 
+    # FIXT.1.1: every AppDataDictionary.<version> is loaded as well, and a bad
+    # one is reported with its own line and key.
+    write("fixt.xml", "<fix type='FIXT' major='1' minor='1'><header>"
+          "<field name='MsgType' required='Y'/></header><messages/><trailer/>"
+          "<components/><fields><field number='35' name='MsgType' type='STRING'/>"
+          "</fields></fix>\n")
+    for sp in ("1", "2"):
+        write("sp%s.xml" % sp, "<fix type='FIX' major='5' minor='0' servicepack='%s'>"
+              "<header/><messages><message name='NewOrderSingle' msgtype='D' msgcat='app'>"
+              "<field name='ClOrdID' required='Y'/></message></messages><trailer/>"
+              "<components/><fields><field number='11' name='ClOrdID' type='STRING'/>"
+              "</fields></fix>\n" % sp)
+    FIXT = ("[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=5001\nHeartBtInt=30\n"
+            "StartTime=00:00:00\nEndTime=00:00:00\n[SESSION]\nBeginString=FIXT.1.1\n"
+            "SenderCompID=A\nTargetCompID=B\nDefaultApplVerID=FIX.5.0SP2\n"
+            "UseDataDictionary=Y\nTransportDataDictionary=fixt.xml\n"
+            "AppDataDictionary=sp2.xml\nAppDataDictionary.FIX.5.0SP1=%s\n")
+    t.expect("keyed app dictionaries", t.run("config", "check", write("fixt.cfg", FIXT % "sp1.xml")),
+             0, out_has=("AppDataDictionary.FIX.5.0SP1: FIX.5.0SP1, 1 fields, 1 messages",
+                         "AppDataDictionary: FIX.5.0SP2"))
+    t.expect("missing keyed app dictionary",
+             t.run("config", "check", write("fixt-missing.cfg", FIXT % "nosp1.xml")), 2,
+             out_has=("FAILED: 1 dictionary cannot be loaded",),
+             err_has=("session FIXT.1.1:A->B (line 15): AppDataDictionary.FIX.5.0SP1: ",
+                      "nosp1.xml", "No such file"))
+    t.expect("broken keyed app dictionary",
+             t.run("config", "check", write("fixt-broken.cfg", FIXT % "broken.xml")), 2,
+             err_has=("(line 15): AppDataDictionary.FIX.5.0SP1: ", "broken.xml"))
+
     # encrypt -> settings decrypts it (key file, owner-only).
     key_hex = secrets.token_hex(32)
     key = write("secret.key", key_hex + "\n", 0o600)
