@@ -38,6 +38,9 @@ struct app_dict {
  * cost stays linear in the message; larger tags beyond that go unchecked). */
 #define NOAPP_TAGS 65536u
 #define NOAPP_BIG 64u
+/* Per thread, not per validator (a validator is used by one thread at a
+ * time): 8 KiB once instead of per session. All clear between messages. */
+static _Thread_local uint64_t noapp_seen[NOAPP_TAGS / 64];
 
 struct rfx_validator {
 	const struct rfx_dict *t, *a;  /* transport (header, trailer, admin), app */
@@ -49,7 +52,6 @@ struct rfx_validator {
 	int def;                       /* APP_OWN, APP_NONE or an index in apps */
 	char def_code[4];              /* what set_default_app named ("" = own) */
 	bool def_long;                 /* it named a code longer than any added */
-	uint64_t *seen;                /* NOAPP_TAGS bits, all clear between messages */
 };
 
 int rfx_validator_new(const struct rfx_dict *transport, const struct rfx_dict *app,
@@ -102,11 +104,6 @@ int rfx_validator_add_app(struct rfx_validator *v, const char *appl_ver_id,
 			e = &v->apps[i];
 	if (!e && v->napps == RFX_VALIDATOR_MAX_APPS)
 		return -EINVAL;
-	if (!v->seen) {
-		v->seen = calloc(NOAPP_TAGS / 64, sizeof(uint64_t));
-		if (!v->seen)
-			return -ENOMEM;
-	}
 	/* One message uses one body dictionary and epochs are the validator's,
 	 * so maps of the same dictionary can share their stamps. */
 	uint32_t *stamp = app == v->a ? v->stamp_a : app == v->t ? v->stamp_t : NULL;
@@ -157,7 +154,6 @@ void rfx_validator_free(struct rfx_validator *v)
 	for (unsigned i = 0; i < v->napps; i++)
 		if (v->apps[i].own_stamp)
 			free(v->apps[i].stamp);
-	free(v->seen);
 	if (v->stamp_a != v->stamp_t)
 		free(v->stamp_a);
 	free(v->stamp_t);
@@ -374,7 +370,7 @@ check_field(struct walk *w, const struct rfx_dict *d, uint32_t *stamp, uint32_t 
  */
 static void no_app_field(struct walk *w, const struct rfx_field *f, uint32_t *big, uint32_t *nbig)
 {
-	uint64_t *seen = w->v->seen;
+	uint64_t *seen = noapp_seen;
 	bool again = false;
 
 	if (f->tag < NOAPP_TAGS) {
@@ -616,7 +612,7 @@ int rfx_validator_check(struct rfx_validator *v, const struct rfx_msg *m, struct
 	if (no_app) /* all clear for the next message */
 		for (uint32_t i = 0; i < n; i++)
 			if (f[i].tag < NOAPP_TAGS)
-				v->seen[f[i].tag >> 6] = 0;
+				noapp_seen[f[i].tag >> 6] = 0;
 	/* Without an application dictionary, field order is checked whatever
 	 * ValidateFieldsOutOfOrder says (QuickFIX's empty dictionary keeps its
 	 * default, on). */
