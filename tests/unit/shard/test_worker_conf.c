@@ -86,6 +86,58 @@ Test(worker_conf, dictionaries, .timeout = 10)
 	cr_expect_str_eq(c->sessions[1].transport_dict, "/d/FIXT11.xml");
 	cr_expect_str_eq(c->sessions[1].app_dict, "/d/FIX50SP2.xml");
 	cr_expect_str_eq(c->sessions[1].cfg.default_appl_ver_id, "9");
+	/* One application dictionary per version: here only the default's. */
+	cr_expect_eq(c->sessions[0].napps, 0);
+	cr_assert_eq(c->sessions[1].napps, 1);
+	cr_expect_str_eq(c->sessions[1].apps[0].appl_ver_id, "9");
+	cr_expect_str_eq(c->sessions[1].apps[0].path, "/d/FIX50SP2.xml");
+	rfx_worker_conf_free(c);
+}
+
+/* AppDataDictionary.<version>: one entry per ApplVerID code, the default's
+ * included; the DefaultApplVerID's may be given by its keyed entry alone. */
+Test(worker_conf, keyed_app_dictionaries, .timeout = 10)
+{
+	const char *text =
+		"[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+		"ConnectionType=acceptor\nSocketAcceptPort=7001\nBeginString=FIXT.1.1\n"
+		"TransportDataDictionary=/d/FIXT11.xml\n"
+		"[SESSION]\nTargetCompID=A\nDefaultApplVerID=FIX.5.0SP2\n"
+		"AppDataDictionary=/d/FIX50SP2.xml\nAppDataDictionary.FIX.5.0SP1=/d/SP1.xml\n"
+		"AppDataDictionary.7=/d/FIX50.xml\n"
+		"[SESSION]\nTargetCompID=B\nDefaultApplVerID=8\n"
+		"AppDataDictionary.FIX.5.0SP1=/d/SP1.xml\n";
+	char err[256] = "";
+	int rc;
+	struct rfx_worker_conf *c = conf_of(text, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	const struct rfx_worker_session_conf *a = &c->sessions[0], *b = &c->sessions[1];
+	cr_expect_str_eq(a->app_dict, "/d/FIX50SP2.xml");
+	cr_assert_eq(a->napps, 3);
+	cr_expect_str_eq(a->apps[0].appl_ver_id, "8");
+	cr_expect_str_eq(a->apps[0].path, "/d/SP1.xml");
+	cr_expect_str_eq(a->apps[1].appl_ver_id, "7");
+	cr_expect_str_eq(a->apps[1].path, "/d/FIX50.xml");
+	cr_expect_str_eq(a->apps[2].appl_ver_id, "9");
+	cr_expect_str_eq(a->apps[2].path, "/d/FIX50SP2.xml");
+	/* No plain AppDataDictionary: the keyed one is the default's, not FIXT11. */
+	cr_expect_str_eq(b->app_dict, "/d/SP1.xml");
+	cr_assert_eq(b->napps, 1);
+	cr_expect_str_eq(b->apps[0].appl_ver_id, "8");
+	/* A changed keyed dictionary is a changed session (SIGHUP reload). */
+	const char *text2 = "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nSenderCompID=ME\n"
+		"ConnectionType=acceptor\nSocketAcceptPort=7001\nBeginString=FIXT.1.1\n"
+		"TransportDataDictionary=/d/FIXT11.xml\n"
+		"[SESSION]\nTargetCompID=A\nDefaultApplVerID=FIX.5.0SP2\n"
+		"AppDataDictionary=/d/FIX50SP2.xml\nAppDataDictionary.FIX.5.0SP1=/d/SP1b.xml\n"
+		"AppDataDictionary.7=/d/FIX50.xml\n"
+		"[SESSION]\nTargetCompID=B\nDefaultApplVerID=8\n"
+		"AppDataDictionary.FIX.5.0SP1=/d/SP1.xml\n";
+	struct rfx_worker_conf *c2 = conf_of(text2, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_eq(rfx_worker_conf_shard_differs(c, c2, 0), 1);
+	cr_expect_eq(rfx_worker_conf_shard_differs(c, c, 0), 0);
+	rfx_worker_conf_free(c2);
 	rfx_worker_conf_free(c);
 }
 
