@@ -1780,6 +1780,7 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 		.map_size = c->map_size,
 		.map_size_max = c->map_size_max > c->map_size ? c->map_size_max : c->map_size,
 		.keep_periods = c->keep_periods,
+		.readonly_map = c->readonly_map,
 		.max_sessions = n + 1,
 	};
 	rc = rfx_store_open(&w->store, &so, err, sizeof(err));

@@ -107,6 +107,14 @@ struct rfx_store {
 	atomic_uint_fast64_t syncs;
 	uint64_t synced_at;           /* commits value at the last flusher sync */
 	unsigned stale_readers;
+	/* Writable map (MDB_WRITEMAP, BATCH/NONE unless readonly_map): commits
+	 * store straight into the shared file pages, so a full disk would be a
+	 * SIGBUS on a page fault. The data file is therefore reserved with
+	 * fallocate up to the map size before any write transaction can touch
+	 * a page: `reserved` never falls below `mapsize` while one is open. */
+	int writemap;
+	int data_fd;      /* LMDB's descriptor of data.mdb (not ours to close) */
+	size_t reserved;  /* bytes of data.mdb known to be allocated */
 	pid_t owner; /* LMDB handles are not valid after fork() */
 	int lock_fd;  /* flock: one store handle per env, machine-wide */
 
@@ -238,6 +246,31 @@ static void refresh_mapsize(struct rfx_store *s)
 	s->mapsize = info.me_mapsize;
 }
 
+/* Writable map only: make sure data.mdb has real blocks behind the first
+ * `len` bytes, so no store into the map can fault for lack of space. An
+ * error (ENOSPC, EFBIG, EIO...) leaves the reservation as it was. */
+static int reserve(struct rfx_store *s, size_t len, const char *what)
+{
+	int rc;
+
+	if (!s->writemap || len <= s->reserved)
+		return 0;
+	/* posix_fallocate, not ftruncate: a sparse file is exactly what would
+	 * turn a full disk into SIGBUS. glibc emulates it on filesystems
+	 * without fallocate by writing a byte per block. Growing from the
+	 * current reservation leaves the allocated part alone. */
+	rc = posix_fallocate(s->data_fd, (off_t)s->reserved, (off_t)(len - s->reserved));
+	if (rc) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: %s: reserving %zu MiB of disk for the writable map: %s "
+			 "(free disk space, lower StoreMapSize, or set StoreWritableMap=N)",
+			 s->file, what, len >> 20, strerror(rc));
+		return -rc;
+	}
+	s->reserved = len;
+	return 0;
+}
+
 /* LMDB allows mdb_env_set_mapsize only while this process has no active
  * transaction; live iterators also point into the old mapping, so growth
  * waits for them. */
@@ -254,6 +287,10 @@ static int grow(struct rfx_store *s)
 				 "map reached map_size_max (raise it or free disk)");
 	want = s->mapsize > s->map_max / 2 ? s->map_max : s->mapsize * 2;
 	want -= want % s->psize;
+	/* Reserve first: LMDB extends the file (sparse) when it remaps. */
+	rc = reserve(s, want, "growing the map");
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&s->mu);
 	rc = mdb_env_set_mapsize(s->env, want);
 	pthread_mutex_unlock(&s->mu);
@@ -290,6 +327,16 @@ static int txn_begin(struct rfx_store *s, unsigned flags, MDB_txn **txn)
 		if (rc == 0) {
 			refresh_mapsize(s);
 			rc = mdb_txn_begin(s->env, NULL, flags, txn);
+		}
+	}
+	if (rc == 0 && s->writemap && s->reserved < s->mapsize && !(flags & MDB_RDONLY)) {
+		/* Writable map larger than its reservation (grown by another
+		 * process): no write may touch the map until it is reserved. */
+		int r = reserve(s, s->mapsize, "adopting a larger map");
+		if (r < 0) {
+			mdb_txn_abort(*txn);
+			*txn = NULL;
+			return -r; /* positive errno: callers map it with map_rc */
 		}
 	}
 	return rc;
@@ -893,12 +940,22 @@ void rfx_store_iter_close(struct rfx_store_iter *it)
 
 /* ---- flusher ----------------------------------------------------------------- */
 
+/* Data and meta pages to disk. With a writable map LMDB would msync() the
+ * whole map range (up to map_size_max of address space to walk); the file's
+ * fdatasync() writes the same dirty pages back. Returns an LMDB-style code. */
+static int data_sync(struct rfx_store *s)
+{
+	if (s->writemap)
+		return fdatasync(s->data_fd) ? errno : 0;
+	return mdb_env_sync(s->env, 1);
+}
+
 int rfx_store_sync(struct rfx_store *s)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = mdb_env_sync(s->env, 1);
+	rc = data_sync(s);
 	pthread_mutex_unlock(&s->mu);
 	atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
 	return map_rc(rc);
@@ -917,6 +974,8 @@ void rfx_store_info(struct rfx_store *s, struct rfx_store_info *info)
 	info->sessions_open = s->nsess;
 	info->commits = atomic_load_explicit(&s->commits, memory_order_relaxed);
 	info->syncs = atomic_load_explicit(&s->syncs, memory_order_relaxed);
+	info->writable_map = s->writemap;
+	info->reserved = s->reserved;
 }
 
 int rfx_store_health(struct rfx_store *s)
@@ -945,7 +1004,7 @@ static void *flusher_main(void *arg)
 		if (c == s->synced_at && !s->stop)
 			goto next;
 		/* Held across the sync so growth (munmap/mmap) never overlaps. */
-		int rc = mdb_env_sync(s->env, 1);
+		int rc = data_sync(s);
 		s->synced_at = c;
 		atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
 		if (rc) {
@@ -1070,11 +1129,33 @@ static int open_env(struct rfx_store *s)
 	}
 	mdb_env_set_maxdbs(s->env, 4);
 	mdb_env_set_mapsize(s->env, s->opt.map_size);
-	if (s->opt.durability != RFX_STORE_FULL)
+	if (s->opt.durability != RFX_STORE_FULL) {
+		/* No sync by LMDB: the flusher (BATCH) or the kernel (NONE) does
+		 * it. A writable map saves the commit its pwrite()s of every
+		 * dirty page: LMDB builds pages in place in the shared mapping. */
 		flags |= MDB_NOSYNC;
+		if (!s->opt.readonly_map) {
+			flags |= MDB_WRITEMAP;
+			s->writemap = 1;
+		}
+	}
 	rc = mdb_env_open(s->env, s->dir, flags, (mdb_mode_t)s->opt.mode);
 	if (rc)
 		return fail(s, rc, "opening");
+	if (s->writemap) {
+		mdb_filehandle_t fd;
+
+		rc = mdb_env_get_fd(s->env, &fd);
+		if (rc)
+			return fail(s, rc, "opening");
+		s->data_fd = fd;
+		/* Before the first write transaction: LMDB has only sized the
+		 * file (sparse) so far. */
+		refresh_mapsize(s);
+		rc = reserve(s, s->mapsize, "opening");
+		if (rc < 0)
+			return rc;
+	}
 	/* A shard killed with -9 leaves its reader slot behind; clear it so it
 	 * does not pin old pages forever. */
 	rc = mdb_reader_check(s->env, &dead);
@@ -1160,6 +1241,7 @@ int rfx_store_open(struct rfx_store **out, const struct rfx_store_options *opt,
 	s->opt.path = NULL; /* not ours to keep */
 	s->owner = getpid();
 	s->lock_fd = -1;
+	s->data_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	{
 		pthread_condattr_t ca;
