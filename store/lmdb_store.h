@@ -206,6 +206,9 @@ struct rfx_store_info {
 	int writable_map;         /* 1: MDB_WRITEMAP; 0: read-only map */
 	size_t reserved;          /* bytes of data.mdb allocated ahead (writable
 	                           * map: >= map_size); 0 with a read-only map */
+	size_t unmapped;          /* writable map: bytes below the write frontier
+	                           * dropped from the page tables ahead of
+	                           * writeback (see store/README.md) */
 };
 
 void rfx_store_info(struct rfx_store *s, struct rfx_store_info *info);
