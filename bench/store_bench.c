@@ -3,7 +3,10 @@
  * durability mode and batch size, and resend-range read throughput, beside
  * QuickFIX 1.15.1's FIX::FileStore doing the same in the same run.
  *
- *   store_bench [--quick] [--json] [--runs N] [--dir DIR]
+ *   store_bench [--quick] [--json] [--runs N] [--dir DIR] [--readonly-map]
+ *
+ * batch and none use the store's default writable map (MDB_WRITEMAP);
+ * --readonly-map measures them on the read-only map (StoreWritableMap=N).
  *
  * Both sides write under one temporary directory (DIR, else $TMPDIR, else
  * /tmp), so they share a filesystem; it is removed afterwards. Figures are
@@ -47,7 +50,7 @@ static char msgs[NMSGS][256];
 static size_t msg_len[NMSGS];
 static char base[512];
 static unsigned runs = 3;
-static int quick, json;
+static int quick, json, readonly_map;
 
 static double now_s(void)
 {
@@ -145,6 +148,7 @@ static struct rfx_store *open_store(const char *dir, enum rfx_store_durability d
 	o.path = dir;
 	o.durability = d;
 	o.map_size = 512u << 20; /* sized for the run: growth is tested, not timed */
+	o.readonly_map = readonly_map;
 	rc = rfx_store_open(&s, &o, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "store_bench: open: %s\n", err);
@@ -310,8 +314,11 @@ int main(int argc, char **argv)
 			runs = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--readonly-map"))
+			readonly_map = 1;
 		else {
-			fprintf(stderr, "usage: store_bench [--quick] [--json] [--runs N] [--dir DIR]\n");
+			fprintf(stderr, "usage: store_bench [--quick] [--json] [--runs N] [--dir DIR] "
+				"[--readonly-map]\n");
 			return 2;
 		}
 	}
@@ -400,8 +407,8 @@ int main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"bench\":\"store\",\"quick\":%d,\"runs\":%u,\"cpus\":\"%s\","
-		       "\"cpu_model\":\"%s\",\"msg_bytes_avg\":%zu,\"quickfix\":%d",
-		       quick, runs, cpus, model, msg_len[NMSGS / 2], have_qf);
+		       "\"cpu_model\":\"%s\",\"msg_bytes_avg\":%zu,\"quickfix\":%d,\"writable_map\":%d",
+		       quick, runs, cpus, model, msg_len[NMSGS / 2], have_qf, !readonly_map);
 		for (int m = 0; m < 3; m++)
 			for (int b = 0; b < 3; b++) {
 				const struct result *x = &w[m][b];
@@ -431,7 +438,8 @@ int main(int argc, char **argv)
 	printf("store_bench: %s, CPUs %s (%s), %u run(s), median [min-max], ~%zu-byte "
 	       "NewOrderSingle\n", quick ? "QUICK (figures not meaningful)" : "full", cpus,
 	       model, runs, msg_len[NMSGS / 2]);
-	printf("dir %s (same filesystem for both stores)\n\n", dir);
+	printf("dir %s (same filesystem for both stores); batch/none on the %s map\n\n", dir,
+	       readonly_map ? "read-only" : "writable");
 	printf("%-22s %12s %23s %10s %8s\n", "write", "msgs/s", "[min-max]", "ns/msg",
 	       have_qf ? "x QF" : "");
 	for (int m = 0; m < 3; m++)

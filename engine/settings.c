@@ -292,6 +292,10 @@ static const struct rfx_settings_key keys[] = {
 	    "initial LMDB map size per shard in bytes; it grows by doubling"),
 	ENG("StoreMaxMapSize", INT, store_max_map_size, "68719476736", 1LL << 20, 1LL << 44,
 	    NULL, 0, "largest LMDB map per shard in bytes; past it the store reports full"),
+	ENG("StoreWritableMap", BOOL, store_writable_map, "Y", 0, 0, NULL, 0,
+	    "batch/none: LMDB writes through a writable map (much cheaper commits; data file "
+	    "reserved up to the map size; a stray write in the shard can corrupt the store); "
+	    "N = read-only map"),
 	ENG("StoreKeepPeriods", INT, store_keep_periods, "1", 0, 1000, NULL, 0,
 	    "previous session periods (e.g. days) whose messages stay in the store"),
 	ENG("MetricsPort", INT, metrics_port, "0", 0, 65535, NULL, 0,

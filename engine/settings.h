@@ -44,6 +44,9 @@
  *   StoreMapSize=1073741824   LMDB map size per shard, bytes (grows by doubling)
  *   StoreMaxMapSize=68719476736  the map never grows beyond this
  *   StoreKeepPeriods=1        old session periods whose messages are kept
+ *   StoreWritableMap=Y        batch/none: LMDB writes through a writable map, the
+ *                             data file reserved up to the map size; N = read-only
+ *                             map (a stray write faults instead of corrupting)
  *   MetricsPort=0             Prometheus text endpoint port; 0 = off
  *   SecretKeyFile=            file holding the 32-byte ENC() key as 64 hex digits
  *   SecretKeyEnv=             or the name of an environment variable holding it
@@ -200,6 +203,7 @@ struct rfx_engine_settings {
 	uint64_t store_map_size;
 	uint64_t store_max_map_size;
 	int32_t store_keep_periods;
+	bool store_writable_map;
 	uint16_t metrics_port;
 	char secret_key_file[RFX_SETTINGS_PATH_MAX];
 	char secret_key_env[RFX_SETTINGS_ID_MAX];

@@ -1818,12 +1818,21 @@ int rfx_worker_run(const struct rfx_worker_conf *c, unsigned shard, rfx_worker_l
 		.map_size = c->map_size,
 		.map_size_max = c->map_size_max > c->map_size ? c->map_size_max : c->map_size,
 		.keep_periods = c->keep_periods,
+		.readonly_map = c->readonly_map,
 		.max_sessions = n + 1,
 	};
 	rc = rfx_store_open(&w->store, &so, err, sizeof(err));
 	if (rc < 0) {
 		wlog(w, "store %s: %s", c->store_path, err);
 		goto out;
+	}
+	{
+		/* Ops want to know why data.mdb is as big as the map. */
+		struct rfx_store_info si;
+		rfx_store_info(w->store, &si);
+		wlog(w, "store: %s map, %zu MiB, %zu MiB reserved on disk",
+		     si.writable_map ? "writable" : "read-only", si.map_size >> 20,
+		     si.reserved >> 20);
 	}
 	rc = rfx_wk_shm_new(&w->srv, c->instance, shard, c->shards, n, c->ring_to_shard,
 			    c->ring_to_client);

@@ -344,6 +344,7 @@ int rfx_worker_conf_new(const struct rfx_settings *s, struct rfx_worker_conf **o
 	c->map_size = e->store_map_size;
 	c->map_size_max = e->store_max_map_size;
 	c->keep_periods = (unsigned)e->store_keep_periods;
+	c->readonly_map = !e->store_writable_map;
 	for (unsigned i = 0; i < s->nsessions; i++) {
 		if (strlen(s->sessions[i].id) >= RFX_WK_ID_MAX) {
 			snprintf(err, errlen, "session %s (line %u): ID longer than %d bytes",
@@ -535,7 +536,7 @@ int rfx_worker_conf_needs_restart(const struct rfx_worker_conf *a,
 	    strcmp(a->store_path, b->store_path) || a->idle != b->idle ||
 	    a->durability != b->durability || a->flush_interval_ms != b->flush_interval_ms ||
 	    a->map_size != b->map_size || a->map_size_max != b->map_size_max ||
-	    a->keep_periods != b->keep_periods ||
+	    a->keep_periods != b->keep_periods || a->readonly_map != b->readonly_map ||
 	    a->ncpus != b->ncpus || memcmp(a->cpus, b->cpus, sizeof(a->cpus))) {
 		snprintf(err, errlen, "the [ENGINE] settings changed");
 		return 1;

@@ -89,6 +89,7 @@ struct rfx_worker_conf {
 	unsigned flush_interval_ms;
 	uint64_t map_size, map_size_max;
 	unsigned keep_periods;
+	int readonly_map;              /* StoreWritableMap=N */
 	unsigned nsessions;
 	struct rfx_worker_session_conf *sessions;
 	unsigned ntls;

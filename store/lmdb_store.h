@@ -44,8 +44,14 @@
  *          decides (about 30 s on Linux defaults). Same process-crash promise.
  *          A shard that wants BATCH's promise without a second thread can run
  *          NONE and call rfx_store_sync() from its own timer.
- * MDB_WRITEMAP is never used: with it a full disk surfaces as SIGBUS on a
- * store into the map instead of an error from commit.
+ * Map (rfx_store_options.readonly_map): BATCH and NONE write through a
+ * writable map (MDB_WRITEMAP) unless readonly_map is set; FULL always uses
+ * the read-only map with pwrite(). With the writable map data.mdb is reserved
+ * with posix_fallocate up to the map size at open and before each growth, so
+ * a full disk is -ENOSPC from open or from the append/commit that needed the
+ * map to grow, never a SIGBUS; the file then occupies the whole map size on
+ * disk. The price: the shard's own stray pointer writes into the map land in
+ * the file. With readonly_map they fault (SIGSEGV) instead.
  */
 #ifndef RFX_STORE_LMDB_STORE_H
 #define RFX_STORE_LMDB_STORE_H
@@ -80,6 +86,10 @@ struct rfx_store_options {
 	size_t batch_bytes;    /* per-batch staging (replayed if the map must grow
 	                        * mid-batch); a bigger batch commits early; 0 = 4 MiB */
 	unsigned mode;         /* file mode for new files; 0 = 0600 */
+	int readonly_map;      /* BATCH/NONE: 0 (default) = writable map
+	                        * (MDB_WRITEMAP, data.mdb reserved up to the map
+	                        * size); 1 = read-only map, LMDB writes pages with
+	                        * pwrite(). FULL always uses the read-only map. */
 };
 
 /* A session's durable record. */
@@ -193,6 +203,12 @@ struct rfx_store_info {
 	unsigned sessions_open;
 	uint64_t commits;         /* transactions committed by this handle */
 	uint64_t syncs;           /* flusher/explicit syncs that did work */
+	int writable_map;         /* 1: MDB_WRITEMAP; 0: read-only map */
+	size_t reserved;          /* bytes of data.mdb allocated ahead (writable
+	                           * map: >= map_size); 0 with a read-only map */
+	size_t unmapped;          /* writable map: bytes below the write frontier
+	                           * dropped from the page tables ahead of
+	                           * writeback (see store/README.md) */
 };
 
 void rfx_store_info(struct rfx_store *s, struct rfx_store_info *info);

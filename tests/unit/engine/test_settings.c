@@ -111,6 +111,19 @@ Test(settings, comments_blanks_crlf_bom_and_hash_in_values, .timeout = 10)
 	rfx_settings_free(s);
 }
 
+Test(settings, store_writable_map_can_be_turned_off, .timeout = 10)
+{
+	struct rfx_settings *s;
+	struct rfx_settings_error err;
+	const char *cfg = "[ENGINE]\nStoreWritableMap=N\n"
+			  "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=S\nTargetCompID=T\n"
+			  "ConnectionType=acceptor\nSocketAcceptPort=9000\nNonStopSession=Y\nUseDataDictionary=N\n";
+
+	cr_assert_eq(parse(cfg, &s, &err), 0, "%s", err.text);
+	cr_expect(!s->engine.store_writable_map);
+	rfx_settings_free(s);
+}
+
 Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 {
 	struct rfx_settings *s;
@@ -137,6 +150,7 @@ Test(settings, initiator_failover_and_engine_section, .timeout = 10)
 	cr_expect_eq(s->engine.idle_strategy, RFX_IDLE_STRATEGY_BLOCK);
 	cr_expect_eq(s->engine.store_durability, RFX_DURABILITY_FULL);
 	cr_expect_eq(s->engine.store_keep_periods, 7);
+	cr_expect(s->engine.store_writable_map, "StoreWritableMap defaults to Y");
 	cr_expect_eq(s->engine.store_flush_interval_ms, 10);
 	cr_expect_eq(s->engine.to_shard_ring_size, 65536);
 	cr_expect_eq(s->engine.metrics_port, 9100);

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -187,29 +189,59 @@ Test(faults, permission_denied_names_the_file)
 	cr_expect_eq(WEXITSTATUS(status), 0, "child check %d failed", WEXITSTATUS(status));
 }
 
-/* ENOSPC on a real, tiny filesystem. */
-Test(faults, disk_full_is_enospc_and_loses_nothing_committed)
+/* A small filesystem to fill: a real tmpfs of `size` when we may mount one
+ * (root), else (limit_ok) a file-size limit on this test process, under
+ * which the kernel answers EFBIG where a full disk answers ENOSPC. Returns
+ * the directory to use, or skips. */
+static const char *small_fs(const char *size, long limit_bytes, int limit_ok)
+{
+	char opts[64];
+
+	snprintf(mnt, sizeof(mnt), "%s/tiny", root);
+	cr_assert_eq(mkdir(mnt, 0700), 0);
+	snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+	if (mount("tmpfs", mnt, "tmpfs", 0, opts) == 0)
+		return mnt;
+	int e = errno;
+	mnt[0] = 0;
+	if (!limit_ok)
+		cr_skip_test("cannot mount a %s tmpfs to fill (%s); needs root or "
+			     "CAP_SYS_ADMIN", size, strerror(e));
+	/* Criterion runs each test in its own process: the limit dies with it. */
+	struct rlimit rl = {(rlim_t)limit_bytes, (rlim_t)limit_bytes};
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0, "setrlimit: %s", strerror(errno));
+	cr_log_info("no tmpfs (%s): using RLIMIT_FSIZE=%ld instead", strerror(e), limit_bytes);
+	return root;
+}
+
+static int full_errno_ok(int rc)
+{
+	/* EFBIG only under the RLIMIT_FSIZE fallback. */
+	return rc == -ENOSPC || (!mnt[0] && rc == -EFBIG);
+}
+
+/* Fill the disk through batches of 8 x 4 KiB; the failure must be a clear
+ * error, the store readable, and after reopening every committed message
+ * there. */
+static void disk_full(const char *dir, int readonly_map, size_t map_size)
 {
 	struct rfx_store_options o;
 	struct rfx_store *s;
 	struct rfx_store_session *ss;
 	struct rfx_store_record r;
+	struct rfx_store_info info;
 	static char big[4096];
 	uint64_t seq = 1, committed = 0;
 	char err[1024];
 	int rc = 0;
 
-	snprintf(mnt, sizeof(mnt), "%s/tiny", root);
-	cr_assert_eq(mkdir(mnt, 0700), 0);
-	if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700") != 0) {
-		int e = errno;
-		mnt[0] = 0;
-		cr_skip_test("cannot mount a 2 MiB tmpfs to fill (%s); needs root or "
-			     "CAP_SYS_ADMIN", strerror(e));
-	}
-	o = th_opts(mnt, 0, RFX_STORE_BATCH);
-	o.map_size = 64 << 20; /* the disk, not the map, is the limit here */
+	o = th_opts(dir, 0, RFX_STORE_BATCH);
+	o.readonly_map = readonly_map;
+	o.map_size = map_size;
 	cr_assert_eq(rfx_store_open(&s, &o, err, sizeof(err)), 0, "%s", err);
+	rfx_store_info(s, &info);
+	cr_assert_eq(info.writable_map, !readonly_map);
 	cr_assert_eq(rfx_store_session_open(s, "FIX.4.4:A->B", 12, 1, &ss), 0);
 	memset(big, 'z', sizeof(big));
 	while (rc == 0 && seq < 100000) {
@@ -223,10 +255,10 @@ Test(faults, disk_full_is_enospc_and_loses_nothing_committed)
 		if (rc == 0)
 			committed = seq - 1;
 	}
-	cr_assert_eq(rc, -ENOSPC, "got %s: %s", rfx_strerror(rc), rfx_store_errmsg(s));
+	cr_assert(full_errno_ok(rc), "got %s: %s", rfx_strerror(rc), rfx_store_errmsg(s));
 	cr_expect(strstr(rfx_store_errmsg(s), "data.mdb") != NULL, "%s", rfx_store_errmsg(s));
-	cr_expect(strstr(rfx_store_errmsg(s), "No space left") != NULL, "%s",
-		  rfx_store_errmsg(s));
+	cr_expect(strstr(rfx_store_errmsg(s), mnt[0] ? "No space left" : "too large") != NULL,
+		  "%s", rfx_store_errmsg(s));
 	cr_assert_gt(committed, 100);
 	rfx_store_session_get(ss, &r);
 	cr_expect_eq(r.next_sender_seq, committed + 1, "record reverted to the last commit");
@@ -257,4 +289,100 @@ Test(faults, disk_full_is_enospc_and_loses_nothing_committed)
 	rfx_store_iter_close(&it);
 	cr_expect_eq(n, committed);
 	rfx_store_close(s);
+}
+
+/* Read-only map: LMDB's pwrite() comes up short at commit. */
+Test(faults, disk_full_is_enospc_and_loses_nothing_committed)
+{
+	/* the disk, not the map, is the limit here */
+	disk_full(small_fs("2m", 0, 0), 1, 64 << 20);
+}
+
+/* Writable map: the reservation for a bigger map fails while growing, so the
+ * batch that needed the room fails with ENOSPC instead of a SIGBUS. */
+Test(faults, disk_full_with_writable_map_is_enospc_not_sigbus)
+{
+	disk_full(small_fs("4m", 3 << 20, 1), 0, 256 << 10);
+}
+
+/* Writable map: a map bigger than the free disk is refused at open. */
+Test(faults, writable_map_larger_than_disk_fails_open_with_enospc)
+{
+	const char *dir = small_fs("4m", 3 << 20, 1);
+	struct rfx_store_options o = th_opts(dir, 0, RFX_STORE_NONE);
+	struct rfx_store *s;
+	struct rfx_store_info info;
+	char err[1024];
+	int rc;
+
+	o.map_size = 64 << 20;
+	rc = rfx_store_open(&s, &o, err, sizeof(err));
+	cr_assert(full_errno_ok(rc), "got %s: %s", rfx_strerror(rc), err);
+	cr_expect_null(s);
+	/* Under the file-size limit LMDB's own ftruncate() fails first. */
+	cr_expect(strstr(err, "data.mdb") && (!mnt[0] || strstr(err, "reserving")), "%s",
+		  err);
+	/* The read-only map needs no reservation and opens on the same disk. */
+	o.readonly_map = 1;
+	rc = rfx_store_open(&s, &o, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	rfx_store_info(s, &info);
+	cr_expect_eq(info.writable_map, 0);
+	cr_expect_eq(info.reserved, 0);
+	rfx_store_close(s);
+}
+
+/* The map choice, proven by a stray write: a child (sharing the parent's
+ * MAP_SHARED mapping) stores one byte into a message view. With the
+ * read-only map it dies of SIGSEGV and the store is untouched; with the
+ * writable map the write lands in the file, silently: the risk that
+ * readonly_map exists to remove. */
+static void stray_write(int readonly_map)
+{
+	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_NONE);
+	struct rfx_store *s;
+	struct rfx_store_session *ss;
+	struct rfx_store_iter it;
+	struct rfx_store_msg m;
+	char buf[256], err[512];
+	int status;
+	pid_t pid;
+
+	o.readonly_map = readonly_map;
+	cr_assert_eq(rfx_store_open(&s, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfx_store_session_open(s, "FIX.4.4:A->B", 12, 1, &ss), 0);
+	for (unsigned i = 1; i <= 10; i++) {
+		size_t len = th_payload(buf, sizeof(buf), 1, 0, i);
+		cr_assert_eq(rfx_store_append(s, ss, RFX_STORE_OUT, i, buf, len), 0);
+	}
+	cr_assert_eq(rfx_store_iter_open(s, ss, RFX_STORE_OUT, 5, 5, &it), 0);
+	cr_assert_eq(rfx_store_iter_next(&it, &m), 1);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		*(volatile char *)m.data = '#';
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (readonly_map)
+		cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+			  "stray write into the read-only map did not fault (status %d)",
+			  status);
+	else
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "stray write into the writable map: status %d", status);
+	cr_expect_eq(((const char *)m.data)[0], readonly_map ? '8' : '#');
+	rfx_store_iter_close(&it);
+	rfx_store_close(s);
+}
+
+Test(faults, stray_write_into_readonly_map_is_sigsegv)
+{
+	stray_write(1);
+}
+
+Test(faults, stray_write_into_writable_map_corrupts_silently)
+{
+	stray_write(0);
 }

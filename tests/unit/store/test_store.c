@@ -738,3 +738,52 @@ Test(ops, close_in_a_forked_child_leaves_the_parents_env_alone)
 	expect_range(s, ss, 16, RFX_STORE_OUT, 1, 2, (uint64_t[]){1, 2}, 2);
 	rfx_store_close(s);
 }
+
+/* Writable map: pages far behind the write frontier are dropped from the
+ * page tables ahead of writeback (madvise). Nothing written may change:
+ * every message reads back, before and after a reopen, and the store keeps
+ * appending over pages it unmapped. */
+Test(ops, unmapping_behind_the_frontier_keeps_every_message)
+{
+	struct rfx_store_options o = th_opts(root, 0, RFX_STORE_BATCH);
+	struct rfx_store *s;
+	struct rfx_store_session *ss;
+	struct rfx_store_info info;
+	struct rfx_store_iter it;
+	struct rfx_store_msg m;
+	char buf[256];
+	const uint64_t n = 40000; /* ~4 MiB of messages */
+	uint64_t seq = 1, got;
+
+	o.flush_interval_ms = 1; /* writeback races with the unmapping */
+	s = open_or_die(&o);
+	ss = sess_or_die(s, "FIX.4.4:A->B");
+	while (seq <= n) {
+		cr_assert_eq(rfx_store_begin(s), 0);
+		for (unsigned i = 0; i < 256 && seq <= n; i++, seq++) {
+			size_t len = th_payload(buf, sizeof(buf), 1, 0, seq);
+			cr_assert_eq(rfx_store_append(s, ss, RFX_STORE_OUT, seq, buf, len), 0);
+		}
+		cr_assert_eq(rfx_store_commit(s), 0, "%s", rfx_store_errmsg(s));
+	}
+	rfx_store_info(s, &info);
+	cr_assert_eq(info.writable_map, 1);
+	cr_assert_gt(info.unmapped, 2u << 20, "unmapped only %zu bytes", info.unmapped);
+	for (int pass = 0; pass < 2; pass++) {
+		got = 0;
+		cr_assert_eq(rfx_store_iter_open(s, ss, RFX_STORE_OUT, 1, RFX_STORE_SEQ_END, &it), 0);
+		while (rfx_store_iter_next(&it, &m) == 1) {
+			size_t len = th_payload(buf, sizeof(buf), 1, 0, m.seq);
+			got++;
+			cr_assert_eq(m.seq, got);
+			cr_assert(m.len == len && !memcmp(m.data, buf, len), "seq %llu differs",
+				  (unsigned long long)m.seq);
+		}
+		rfx_store_iter_close(&it);
+		cr_assert_eq(got, n);
+		rfx_store_close(s);
+		s = open_or_die(&o);
+		ss = sess_or_die(s, "FIX.4.4:A->B");
+	}
+	rfx_store_close(s);
+}
