@@ -176,6 +176,25 @@ def rt_tables(idx, summary):
             summary.setdefault("targets", {})[name] = {"value": round(v, 3), "met": ok}
 
 
+def layout_lines(idx, summary):
+    """Core layout of the rt_bench steps, as each step printed it (one line
+    per distinct layout, naming the paths that ran in it)."""
+    seen = {}
+    for (label, _, _), r in idx.items():
+        text = r.get("layout_text")
+        if not text:
+            # Written before --layout: the threads layout, described by its fields.
+            text = (f"threads: CPU {r['app_cpu']} venue and strategy threads ({r['wait']} "
+                    f"wait); CPU {r['engine_cpu']} the engine (ringfix shard, QuickFIX's "
+                    f"socket thread or the floor client)")
+        seen.setdefault(text, set()).add(label)
+        summary.setdefault("layout", {})[label] = text
+    order = {l: i for i, l in enumerate(RT_ORDER)}
+    for text, labels in seen.items():
+        names = ", ".join(sorted(labels, key=lambda l: (order.get(l, len(order)), l)))
+        print(f"  core layout ({names}): {text}")
+
+
 def pick(d, key):
     v = d.get(key)
     if v is None:
@@ -360,15 +379,11 @@ def main():
             sys.stdout = stdout
         markdown(idx, summary, machine)
         return
-    lay = next(iter(idx.values()), None)
     print("\nringfix benchmark report")
     for k, v in machine.items():
         for one in (v if isinstance(v, list) else [v]):
             print(f"  {k}: {one}")
-    if lay:
-        print(f"  core layout: strategy and venue threads on CPU {lay['app_cpu']} "
-              f"({lay['wait']} wait); engine on CPU {lay['engine_cpu']} (ringfix shard spins "
-              f"there, IdleStrategy=spin; QuickFIX's socket thread; the floor client, spinning)")
+    layout_lines(idx, summary)
     rt_tables(idx, summary)
     micro_tables(steps, summary)
     other_tables(steps, summary)

@@ -26,14 +26,28 @@
  *   rt_bench --engine ringfix|floor|qf-mem|qf-file [--ringfixd BIN]
  *            [--durability batch|full|none] [--modes closed,rate,stream]
  *            [--runs N] [--orders N] [--warmup N] [--rate R] [--rate-orders N]
- *            [--stream N] [--quick]
+ *            [--stream N] [--quick] [--layout single|threads]
  *            [--cpus APP,ENGINE] [--wait block|spin] [--json FILE] [--curves DIR]
  *
  * --json appends one JSON object per mode and metric; --curves writes the
  * latency percentile curve (all runs pooled) as DIR/ENGINE[-DUR]-MODE.dat.
- * Core layout: the strategy and venue threads run on APP; the engine (the
- * ringfix shard, spinning; QuickFIX's socket thread; the floor client, which
- * is its own engine and spins there) on ENGINE.
+ *
+ * Core layout (printed, and in the JSON): the engine (the ringfix shard,
+ * spinning; QuickFIX's threads; the floor client, which is its own engine
+ * and spins there) runs on ENGINE. With --layout single (the default) one
+ * thread spins on APP: for ringfix it steps the venue and polls the
+ * strategy's rings in turn, for the floor and QuickFIX it is the venue alone
+ * (their strategy lives on ENGINE, inside the floor client or beside
+ * QuickFIX's socket thread). With --layout threads the venue thread and the
+ * strategy's thread share APP and block while idle (--wait spin makes the
+ * strategy spin). Single spends the same two cores without the wake-ups two
+ * threads on one core cost each message.
+ *
+ * Every run is checked (run_check): each order reached the venue once and
+ * was answered once, each ExecutionReport carries a ClOrdID that was sent
+ * and the OrderID the venue gave that ClOrdID. A failed check fails the run
+ * (exit 1). --venue-fault dup|swap makes the venue misbehave on purpose, to
+ * prove the check catches it.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -64,11 +78,24 @@ static int64_t *t_back;     /* strategy got the ExecutionReport */
 static int64_t *t_shard_rx, *t_back_real;
 static _Atomic uint32_t got; /* ExecutionReports the strategy got */
 static long max_id;
+/* For run_check: how often each ClOrdID reached the venue and came back
+ * (saturating), and ExecutionReports whose ClOrdID was out of range or whose
+ * OrderID belongs to another ClOrdID. */
+static uint8_t *n_wire_in, *n_back;
+static _Atomic uint32_t bad_back;
 
-static void stamp_back(long id)
+/* The strategy got the ExecutionReport for ClOrdID `id`, which names
+ * OrderID O<oid>. Counts are written before the release of `got`, so a
+ * reader that saw `got` sees them. */
+static void stamp_back(long id, long oid)
 {
-	if (id > 0 && id <= max_id)
+	if (id > 0 && id <= max_id) {
 		t_back[id] = bench_mono_ns();
+		if (n_back[id] < UINT8_MAX)
+			n_back[id]++;
+	}
+	if (id <= 0 || id > max_id || oid != id)
+		atomic_fetch_add_explicit(&bad_back, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&got, 1, memory_order_release);
 }
 
@@ -177,18 +204,86 @@ static int tcp_nodelay(int fd)
 
 /* ---- the venue peer ------------------------------------------------------ */
 
+/* The venue is a small FIX 4.4 acceptor run in steps (venue_step), so that it
+ * can have a thread of its own (--layout threads: blocking calls; the floor
+ * and QuickFIX with --layout single: non-blocking calls, spinning) or share
+ * the strategy's thread (ringfix with --layout single: one step, one
+ * rfx_poll, in turn). A spinning venue never blocks: output the socket does
+ * not take yet stays in `out` and goes first on the next step. */
+#define VENUE_IN (1u << 20)
+#define VENUE_OUT (1u << 16)
+#define VENUE_MSG_MAX 1024 /* one message this venue writes fits */
+
+enum venue_fault { FAULT_NONE, FAULT_DUP, FAULT_SWAP };
+
 struct venue {
-	int lfd, port, cpu;
+	int lfd, fd, port, cpu;
+	bool spin;     /* non-blocking socket calls */
+	bool threaded; /* runs in its own thread (else the caller steps it) */
+	_Atomic bool stop;
 	pthread_t th;
+	unsigned long seq;
+	char *in, *out;
+	size_t in_have, out_len, out_off;
+	long stream_next, stream_last; /* STREAM ExecutionReports still to write */
+	enum venue_fault fault;
 };
 
 static const char er_body[] = "37=O%ld\00117=E%ld\00111=%ld\001150=0\00139=0\00155=ABC\00154=1\001"
 			      "38=100\00114=0\001151=100\0016=0\001";
 
-/* Answer one message; returns false when the session is over. */
-static bool venue_handle(int fd, const char *m, size_t n, unsigned long *seq)
+/* Append one message to the output. */
+static void venue_put(struct venue *v, const char *type, const char *body)
 {
-	static char out[1 << 16];
+	v->out_len += (size_t)fix_build(v->out + v->out_len, VENUE_OUT - v->out_len, type,
+					v->seq++, "VENUE", "BANK", body);
+}
+
+/* Write pending output; true when all of it is out (always, when
+ * blocking). A peer that went away drops the output: the reader notices. */
+static bool venue_flush(struct venue *v)
+{
+	while (v->out_off < v->out_len) {
+		ssize_t w = send(v->fd, v->out + v->out_off, v->out_len - v->out_off,
+				 MSG_NOSIGNAL | (v->spin ? MSG_DONTWAIT : 0));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (w <= 0)
+			break;
+		v->out_off += (size_t)w;
+	}
+	v->out_off = v->out_len = 0;
+	return true;
+}
+
+/* Throughput: ExecutionReports stream_next..stream_last in batches of up to
+ * 64 KiB, each batch stamped just before its first write. False while the
+ * socket does not take more (spinning venue). */
+static bool venue_stream(struct venue *v)
+{
+	char body[256];
+	while (v->stream_next && v->stream_next <= v->stream_last) {
+		long first = v->stream_next, i = first;
+		for (; i <= v->stream_last && v->out_len <= VENUE_OUT - VENUE_MSG_MAX; i++) {
+			snprintf(body, sizeof(body), er_body, i, i, i);
+			venue_put(v, "8", body);
+		}
+		v->stream_next = i;
+		int64_t tw = bench_mono_ns();
+		for (long k = first; k < i; k++)
+			t_wire_out[k] = tw;
+		if (!venue_flush(v))
+			return false;
+	}
+	v->stream_next = 0;
+	return true;
+}
+
+/* Answer one message; returns false when the session is over. */
+static bool venue_handle(struct venue *v, const char *m, size_t n)
+{
 	char body[256];
 	size_t tl;
 	const char *type = fix_get(m, n, "35", &tl);
@@ -201,33 +296,26 @@ static bool venue_handle(int fd, const char *m, size_t n, unsigned long *seq)
 		size_t xl;
 		const char *text = fix_get(m, n, "58", &xl);
 		if (text && xl == 6 && !memcmp(text, "STREAM", 6)) {
-			/* Throughput: ExecutionReports 1..qty, written in 64 KiB
-			 * batches; each batch is stamped just before its write. */
 			long qty = fix_get_long(m, n, "38");
-			size_t used = 0;
-			long first = 1;
-			for (long i = 1; i <= qty && i <= max_id; i++) {
-				snprintf(body, sizeof(body), er_body, i, i, i);
-				used += (size_t)fix_build(out + used, sizeof(out) - used, "8", (*seq)++,
-							  "VENUE", "BANK", body);
-				if (used > sizeof(out) - 1024 || i == qty || i == max_id) {
-					int64_t tw = bench_mono_ns();
-					for (long k = first; k <= i; k++)
-						t_wire_out[k] = tw;
-					write_all(fd, out, used);
-					used = 0;
-					first = i + 1;
-				}
-			}
+			v->stream_next = 1;
+			v->stream_last = qty < max_id ? qty : max_id;
 			return true;
 		}
-		if (id > 0 && id <= max_id)
+		bool known = id > 0 && id <= max_id;
+		if (known) {
 			t_wire_in[id] = t;
-		snprintf(body, sizeof(body), er_body, id, id, id);
-		int len = fix_build(out, sizeof(out), "8", (*seq)++, "VENUE", "BANK", body);
-		if (id > 0 && id <= max_id)
+			if (n_wire_in[id] < UINT8_MAX)
+				n_wire_in[id]++;
+		}
+		/* Faults for the check's own test, on the 7th order: answer it
+		 * twice, or answer it with the next ClOrdID. */
+		long as = v->fault == FAULT_SWAP && id == 7 ? 8 : id;
+		snprintf(body, sizeof(body), er_body, id, id, as);
+		venue_put(v, "8", body);
+		if (v->fault == FAULT_DUP && id == 7)
+			venue_put(v, "8", body);
+		if (known)
 			t_wire_out[id] = bench_mono_ns();
-		write_all(fd, out, (size_t)len);
 	} else if (tl == 1 && type[0] == 'A') {
 		long hb = fix_get_long(m, n, "108");
 		size_t rl;
@@ -235,84 +323,133 @@ static bool venue_handle(int fd, const char *m, size_t n, unsigned long *seq)
 		bool r = reset && rl == 1 && reset[0] == 'Y';
 		snprintf(body, sizeof(body), "98=0\001108=%ld\001%s", hb > 0 ? hb : 30,
 			 r ? "141=Y\001" : "");
-		int len = fix_build(out, sizeof(out), "A", (*seq)++, "VENUE", "BANK", body);
-		write_all(fd, out, (size_t)len);
+		venue_put(v, "A", body);
 	} else if (tl == 1 && type[0] == '1') {
 		size_t il;
 		const char *id = fix_get(m, n, "112", &il);
-		snprintf(body, sizeof(body), "112=%.*s\001", id ? (int)il : 0, id ? id : "");
-		int len = fix_build(out, sizeof(out), "0", (*seq)++, "VENUE", "BANK", body);
-		write_all(fd, out, (size_t)len);
+		snprintf(body, sizeof(body), "112=%.*s\001", id ? (int)(il < 64 ? il : 64) : 0,
+			 id ? id : "");
+		venue_put(v, "0", body);
 	} else if (tl == 1 && type[0] == '5') {
-		int len = fix_build(out, sizeof(out), "5", (*seq)++, "VENUE", "BANK", "");
-		write_all(fd, out, (size_t)len);
+		venue_put(v, "5", "");
 		return false;
 	}
 	return true;
 }
 
-static void venue_serve(int fd)
+static void venue_drop(struct venue *v)
 {
-	static char buf[1 << 20];
-	size_t have = 0;
-	unsigned long seq = 1;
-	tcp_nodelay(fd);
-	for (;;) {
-		ssize_t r = read(fd, buf + have, sizeof(buf) - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+	close(v->fd);
+	v->fd = -1;
+	v->in_have = v->out_len = v->out_off = 0;
+	v->stream_next = 0;
+}
+
+/* Answer the whole messages in `in`, each reply written before the next
+ * message is looked at (as a venue replying per order does). Stops early
+ * while a spinning venue's output is stuck. */
+static void venue_answer(struct venue *v)
+{
+	size_t off = 0;
+	long len = 0;
+	while (v->fd >= 0 && v->out_len == 0 && !v->stream_next &&
+	       (len = fix_frame(v->in + off, v->in_have - off)) > 0) {
+		bool more = venue_handle(v, v->in + off, (size_t)len);
+		off += (size_t)len;
+		if (!venue_flush(v) && more)
+			break;
+		if (!more) {
+			venue_drop(v);
 			return;
-		have += (size_t)r;
-		size_t off = 0;
-		long len;
-		while ((len = fix_frame(buf + off, have - off)) > 0) {
-			if (!venue_handle(fd, buf + off, (size_t)len, &seq))
-				return;
-			off += (size_t)len;
 		}
-		if (len < 0 || (off == 0 && have == sizeof(buf)))
-			return; /* not FIX, or one message larger than the buffer */
-		memmove(buf, buf + off, have - off);
-		have -= off;
+		if (!venue_stream(v))
+			break;
 	}
+	if (len < 0 || (len == 0 && v->in_have - off == VENUE_IN)) {
+		venue_drop(v); /* not FIX, or one message larger than the buffer */
+		return;
+	}
+	memmove(v->in, v->in + off, v->in_have - off);
+	v->in_have -= off;
+}
+
+/* One step: accept a connection, push what is pending, read and answer.
+ * Returns false once the listening socket is shut down. */
+static bool venue_step(struct venue *v)
+{
+	if (v->fd < 0) {
+		if (v->spin) {
+			struct pollfd p = {.fd = v->lfd, .events = POLLIN};
+			if (poll(&p, 1, 0) == 0)
+				return true;
+		}
+		int fd = accept(v->lfd, NULL, NULL);
+		if (fd < 0)
+			return errno == EINTR || errno == ECONNABORTED || errno == EAGAIN;
+		v->fd = fd;
+		v->seq = 1;
+		tcp_nodelay(fd);
+	}
+	if (!venue_flush(v) || !venue_stream(v))
+		return true;
+	venue_answer(v);
+	if (v->fd < 0 || v->out_len || v->stream_next)
+		return true;
+	ssize_t r = recv(v->fd, v->in + v->in_have, VENUE_IN - v->in_have,
+			 v->spin ? MSG_DONTWAIT : 0);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return true;
+	if (r <= 0) {
+		venue_drop(v);
+		return true;
+	}
+	v->in_have += (size_t)r;
+	venue_answer(v);
+	return true;
 }
 
 static void *venue_main(void *arg)
 {
 	struct venue *v = arg;
 	pin(v->cpu);
-	for (;;) {
-		int fd = accept(v->lfd, NULL, NULL);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL; /* the listening socket was shut down */
-		}
-		venue_serve(fd);
-		close(fd);
-	}
+	while (!atomic_load_explicit(&v->stop, memory_order_relaxed) && venue_step(v))
+		;
+	return NULL;
 }
 
 static void venue_start(struct venue *v)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t l = sizeof(a);
+	v->fd = -1;
+	v->in = malloc(VENUE_IN);
+	v->out = malloc(VENUE_OUT);
+	if (!v->in || !v->out)
+		die("out of memory");
 	v->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (v->lfd < 0 || bind(v->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(v->lfd, 4) < 0)
 		die("venue: cannot listen on loopback");
 	getsockname(v->lfd, (struct sockaddr *)&a, &l);
 	v->port = ntohs(a.sin_port);
-	if (pthread_create(&v->th, NULL, venue_main, v))
+	if (v->threaded && pthread_create(&v->th, NULL, venue_main, v))
 		die("venue: pthread_create failed");
 }
 
+/* After the engine closed its side: a blocking venue thread is in accept or
+ * in a read that sees the end of the connection; shutting the listening
+ * socket down ends the accept. */
 static void venue_stop(struct venue *v)
 {
+	atomic_store(&v->stop, true);
 	shutdown(v->lfd, SHUT_RDWR);
+	if (v->threaded)
+		pthread_join(v->th, NULL);
 	close(v->lfd);
-	pthread_join(v->th, NULL);
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v->in);
+	free(v->out);
 }
 
 /* ---- engines ------------------------------------------------------------- */
@@ -320,6 +457,9 @@ static void venue_stop(struct venue *v)
 struct eng {
 	const char *name;
 	bool spin; /* strategy waits by spinning, else blocks */
+	struct venue *venue; /* stepped by the strategy's thread (single layout) */
+	struct venue *ven;   /* the venue, wherever it runs */
+	const char *dir;     /* scratch directory */
 	/* ringfix */
 	struct rfx_client *c;
 	int h;
@@ -336,19 +476,37 @@ struct eng {
 static const char nos_fmt[] = "11=%ld\00121=1\00155=ABC\00154=1\00160=20260101-00:00:00\001"
 			      "40=2\00144=101.25\00138=%ld\001%s";
 
+/* OrderID "O<n>" as n, else -1. */
+static long order_id_num(const char *v, size_t len)
+{
+	if (!v || len < 2 || len > 19 || v[0] != 'O')
+		return -1;
+	long x = 0;
+	for (size_t i = 1; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
 static void on_msg(void *ctx, const struct rfx_message *m)
 {
 	(void)ctx;
 	if (m->msg_type_len == 1 && m->msg_type[0] == '8') {
 		int64_t id = -1;
+		const char *ov = NULL;
+		uint32_t ol = 0;
 		rfx_message_int(m, 11, &id);
+		if (rfx_message_str(m, 37, &ov, &ol) < 0)
+			ov = NULL;
 		if (id > 0 && id <= max_id) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			t_back_real[id] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 			t_shard_rx[id] = m->recv_ns;
 		}
-		stamp_back((long)id);
+		stamp_back((long)id, order_id_num(ov, ol));
 	}
 }
 
@@ -365,8 +523,11 @@ static int eng_send(struct eng *e, long id, long qty, const char *text)
 		int len = snprintf(body, sizeof(body), "35=D\001");
 		len += snprintf(body + len, sizeof(body) - (size_t)len, nos_fmt, id, qty, extra);
 		int rc;
-		while ((rc = rfx_send(e->c, e->h, body, (uint32_t)len, (uint64_t)id, 0)) == RFX_EFULL)
+		while ((rc = rfx_send(e->c, e->h, body, (uint32_t)len, (uint64_t)id, 0)) == RFX_EFULL) {
+			if (e->venue)
+				venue_step(e->venue);
 			rfx_poll(e->c, &handler, NULL, 64);
+		}
 		return rc;
 	}
 #ifdef RFX_HAVE_QUICKFIX
@@ -400,8 +561,12 @@ static int floor_read(struct eng *e, bool wait, int timeout_ms)
 	while ((len = fix_frame(e->rbuf + off, e->rhave - off)) > 0) {
 		size_t tl;
 		const char *t = fix_get(e->rbuf + off, (size_t)len, "35", &tl);
-		if (t && tl == 1 && t[0] == '8')
-			stamp_back(fix_get_long(e->rbuf + off, (size_t)len, "11"));
+		if (t && tl == 1 && t[0] == '8') {
+			size_t ol;
+			const char *ov = fix_get(e->rbuf + off, (size_t)len, "37", &ol);
+			stamp_back(fix_get_long(e->rbuf + off, (size_t)len, "11"),
+				   order_id_num(ov, ov ? ol : 0));
+		}
 		off += (size_t)len;
 		n++;
 	}
@@ -420,6 +585,8 @@ static void eng_pump(struct eng *e, uint32_t target, int64_t until)
 		if (now >= until)
 			return;
 		if (e->c) {
+			if (e->venue)
+				venue_step(e->venue);
 			int rc = rfx_poll(e->c, &handler, NULL, 256);
 			if (rc < 0)
 				die("rfx_poll failed (shard gone?)");
@@ -440,22 +607,40 @@ static void eng_pump(struct eng *e, uint32_t target, int64_t until)
 }
 
 #ifdef RFX_HAVE_QUICKFIX
-static void qf_cb(void *ctx, long id)
+static void qf_cb(void *ctx, long id, long oid)
 {
 	(void)ctx;
-	stamp_back(id);
+	stamp_back(id, oid);
 	syscall(SYS_futex, &got, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 #endif
 
 struct opts {
-	const char *engine, *rfxd, *durability, *json, *curves, *modes, *wait;
+	const char *engine, *rfxd, *durability, *json, *curves, *modes, *wait, *layout;
+	bool single; /* --layout single */
+	char layout_text[256]; /* who runs where, for the output */
+	enum venue_fault fault;
 	int app_cpu, eng_cpu;
 	unsigned runs, orders, warmup, rate, rate_orders, stream;
 };
 
-static void eng_open(struct eng *e, const struct opts *o, const char *dir, int port)
+/* Wait about `ns` while a venue that lives in this thread keeps answering. */
+static void eng_idle(struct eng *e, int64_t ns)
 {
+	if (!e->venue) {
+		usleep((useconds_t)(ns / 1000));
+		return;
+	}
+	int64_t end = bench_mono_ns() + ns;
+	while (bench_mono_ns() < end)
+		venue_step(e->venue);
+}
+
+static void eng_open(struct eng *e, const struct opts *o, const char *dir, struct venue *ven)
+{
+	int port = ven->port;
+	e->ven = ven;
+	e->dir = dir;
 	char cfg[2048], path[600], log[600];
 	e->name = o->engine;
 	e->spin = !strcmp(o->wait, "spin");
@@ -479,6 +664,9 @@ static void eng_open(struct eng *e, const struct opts *o, const char *dir, int p
 		snprintf(log, sizeof(log), "%s/ringfixd.log", dir);
 		e->rfxd = bench_spawn(log, (char *[]){(char *)o->rfxd, path, NULL});
 		bench_wait_log(PROG, log, "serving");
+		/* Single layout: this thread also steps the venue, so it spins. */
+		if (o->single)
+			e->venue = ven;
 		struct rfx_client_opts co = {.wait = e->spin ? RFX_IDLE_SPIN : RFX_IDLE_BLOCK};
 		int64_t end = bench_mono_ns() + 15000000000LL;
 		int rc;
@@ -494,7 +682,7 @@ static void eng_open(struct eng *e, const struct opts *o, const char *dir, int p
 			rfx_poll(e->c, &handler, NULL, 64);
 			if (rfx_session_status(e->c, e->h, &st) == 0 && st.state == RFX_SESSION_ACTIVE)
 				break;
-			usleep(10000);
+			eng_idle(e, 10000000);
 		}
 		if (st.state != RFX_SESSION_ACTIVE)
 			die("the ringfix session never logged on");
@@ -532,10 +720,13 @@ static void eng_open(struct eng *e, const struct opts *o, const char *dir, int p
 			 dir, port);
 		bench_write_file(PROG, path, sizeof(path), dir, "qf.cfg", cfg);
 		/* QuickFIX's socket thread inherits the creating thread's CPU: the
-		 * engine's core. */
+		 * engine's core. In the single layout the strategy's thread stays
+		 * there too (CPU 0 is the spinning venue's) and sleeps between
+		 * orders, as a QuickFIX application thread does. */
 		pin(o->eng_cpu);
 		e->qf = rfx_qf_rt_start(path, !strcmp(o->engine, "qf-file"), qf_cb, NULL, 15000);
-		pin(o->app_cpu);
+		if (!o->single)
+			pin(o->app_cpu);
 		if (!e->qf)
 			die("QuickFIX initiator did not log on");
 #else
@@ -550,7 +741,15 @@ static void eng_close(struct eng *e)
 {
 	if (e->c) {
 		rfx_client_detach(e->c);
-		bench_stop(e->rfxd);
+		if (e->venue) {
+			/* The shard's Logout wants the venue's answer: keep stepping
+			 * the venue until ringfixd has exited. */
+			kill(e->rfxd, SIGTERM);
+			while (waitpid(e->rfxd, NULL, WNOHANG) == 0)
+				eng_idle(e, 1000000);
+		} else {
+			bench_stop(e->rfxd);
+		}
 	}
 #ifdef RFX_HAVE_QUICKFIX
 	if (e->qf)
@@ -648,9 +847,10 @@ static void metric_report(struct metric *m, const struct opts *o, const char *mo
 		fprintf(f,
 			"{\"bench\":\"rt\",\"engine\":\"%s\",\"durability\":\"%s\",\"label\":\"%s\","
 			"\"mode\":\"%s\",\"metric\":\"%s\",\"unit\":\"us\",\"runs\":%u,\"n\":%u,"
-			"\"wait\":\"%s\",\"app_cpu\":%d,\"engine_cpu\":%d",
+			"\"wait\":\"%s\",\"app_cpu\":%d,\"engine_cpu\":%d,\"layout\":\"%s\","
+			"\"layout_text\":\"%s\"",
 			o->engine, dur ? o->durability : "", label, mode, m->name, o->runs, n, o->wait,
-			o->app_cpu, o->eng_cpu);
+			o->app_cpu, o->eng_cpu, o->layout, o->layout_text);
 		for (int k = 0; k < NPCT; k++)
 			fprintf(f, ",\"%s\":[%.2f,%.2f,%.2f]", pct_names[k], s[k][0], s[k][1], s[k][2]);
 		if (with_rate)
@@ -705,7 +905,64 @@ static void reset_stamps(void)
 	memset(t_back, 0, b);
 	memset(t_shard_rx, 0, b);
 	memset(t_back_real, 0, b);
+	memset(n_wire_in, 0, (size_t)max_id + 1);
+	memset(n_back, 0, (size_t)max_id + 1);
+	atomic_store(&bad_back, 0);
 	atomic_store(&got, 0);
+}
+
+/* Fails the run unless every order 1..last reached the venue once (when
+ * `wire`; a STREAM's reports answer one request) and came back once, and
+ * nothing else came back: no ExecutionReport missing, duplicated, for a
+ * ClOrdID not sent, or carrying another order's OrderID. A figure from a
+ * run that lost or repeated messages would be meaningless. */
+static void run_check(struct eng *e, const struct opts *o, const char *mode, unsigned run,
+		      long last, bool wire)
+{
+	/* A duplicate of the last answer may still be on its way. */
+	eng_pump(e, UINT32_MAX, bench_mono_ns() + 2000000);
+	long missing = 0, dup = 0, venue = 0, stray = 0, m1 = 0, d1 = 0, v1 = 0;
+	for (long id = 1; id <= max_id; id++) {
+		if (id > last) {
+			stray += n_back[id] != 0;
+			continue;
+		}
+		if (n_back[id] == 0 && !missing++)
+			m1 = id;
+		if (n_back[id] > 1 && !dup++)
+			d1 = id;
+		if (wire && n_wire_in[id] != 1 && !venue++)
+			v1 = id;
+	}
+	uint32_t bad = atomic_load(&bad_back), g = atomic_load(&got);
+	if (!missing && !dup && !venue && !stray && !bad && g == (uint32_t)last)
+		return;
+	fprintf(stderr, PROG ": %s %s run %u failed its check: %u ExecutionReports for %ld orders",
+		o->engine, mode, run + 1, g, last);
+	if (missing)
+		fprintf(stderr, "; %ld not answered (first ClOrdID %ld)", missing, m1);
+	if (dup)
+		fprintf(stderr, "; %ld answered more than once (first ClOrdID %ld)", dup, d1);
+	if (venue)
+		fprintf(stderr, "; %ld not read exactly once by the venue (first ClOrdID %ld)", venue,
+			v1);
+	if (stray)
+		fprintf(stderr, "; %ld answers to ClOrdIDs not sent in this run", stray);
+	if (bad)
+		fprintf(stderr, "; %u with a ClOrdID out of range or another order's OrderID", bad);
+	fprintf(stderr, "\n");
+	/* Stop the engine and the venue and remove the scratch directory. */
+	eng_close(e);
+	venue_stop(e->ven);
+	bench_rmdir(e->dir);
+	exit(1);
+}
+
+static void check_report(const struct opts *o, const char *mode, unsigned n)
+{
+	printf("  %-14s %-7s check     ok: %u runs x %u orders, each read once by the venue and "
+	       "answered once, ClOrdID and OrderID matching\n",
+	       o->engine, mode, o->runs, n);
 }
 
 /* Closed loop: one order in flight; round trip and both legs. */
@@ -730,6 +987,7 @@ static void run_closed(struct eng *e, const struct opts *o)
 			if (atomic_load(&got) < i)
 				die("an order did not come back within 5 s");
 		}
+		run_check(e, o, "closed", r, total, true);
 		int64_t *cols[4][2] = {{t_back, t_send}, {t_wire_in, t_send}, {t_back, t_wire_out},
 				       {t_back_real, t_shard_rx}};
 		struct metric *ms[4] = {rtt, out, in, eng};
@@ -741,6 +999,7 @@ static void run_closed(struct eng *e, const struct opts *o)
 			metric_add(ms[k], r, v, n);
 		}
 	}
+	check_report(o, "closed", total);
 	metric_report(rtt, o, "closed", false, n);
 	metric_report(out, o, "closed", false, n);
 	metric_report(in, o, "closed", false, n);
@@ -776,10 +1035,12 @@ static void run_rate(struct eng *e, const struct opts *o)
 		eng_pump(e, total, bench_mono_ns() + 10000000000LL);
 		if (atomic_load(&got) < total)
 			die("rate: orders did not come back within 10 s");
+		run_check(e, o, "rate", r, total, true);
 		for (unsigned i = 0; i < n; i++)
 			v[i] = t_back[o->warmup + 1 + i] - t_send[o->warmup + 1 + i];
 		metric_add(rtt, r, v, n);
 	}
+	check_report(o, "rate", total);
 	metric_report(rtt, o, "rate", false, n);
 	metric_free(rtt);
 	free(v);
@@ -800,6 +1061,7 @@ static void run_stream(struct eng *e, const struct opts *o)
 		eng_pump(e, n, bench_mono_ns() + 120000000000LL);
 		if (atomic_load(&got) < n)
 			die("stream: not every ExecutionReport arrived within 120 s");
+		run_check(e, o, "stream", r, n, false);
 		int64_t last = 0;
 		for (unsigned i = 1; i <= n; i++) {
 			v[i - 1] = t_back[i] - t_wire_out[i];
@@ -809,6 +1071,7 @@ static void run_stream(struct eng *e, const struct opts *o)
 		del->rate[r] = (double)n * 1e9 / (double)(last - t_wire_out[1]);
 		metric_add(del, r, v, n);
 	}
+	check_report(o, "stream", n);
 	metric_report(del, o, "stream", true, n);
 	metric_free(del);
 	free(v);
@@ -820,15 +1083,15 @@ static void usage(void)
 		"usage: rt_bench --engine ringfix|floor|qf-mem|qf-file [--ringfixd BIN]\n"
 		"       [--durability batch|full|none] [--modes closed,rate,stream] [--runs N]\n"
 		"       [--orders N] [--warmup N] [--rate R] [--rate-orders N] [--stream N] [--quick]\n"
-		"       [--cpus APP,ENGINE]\n"
-		"       [--wait block|spin] [--json FILE] [--curves DIR]\n");
+		"       [--layout single|threads] [--cpus APP,ENGINE]\n"
+		"       [--wait block|spin] [--json FILE] [--curves DIR] [--venue-fault dup|swap]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = {.engine = "ringfix", .durability = "batch", .modes = "closed,rate,stream",
-			 .wait = "block", .app_cpu = -1, .eng_cpu = -1, .runs = 3, .orders = 20000,
+			 .layout = "single", .app_cpu = -1, .eng_cpu = -1, .runs = 3, .orders = 20000,
 			 .warmup = 1000, .rate = 2000, .rate_orders = 5000, .stream = 200000};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu >= 2) {
@@ -873,6 +1136,16 @@ int main(int argc, char **argv)
 			o.stream = (unsigned)atoi(v);
 		else if (!strcmp(a, "--wait"))
 			o.wait = v;
+		else if (!strcmp(a, "--layout"))
+			o.layout = v;
+		else if (!strcmp(a, "--venue-fault")) {
+			if (!strcmp(v, "dup"))
+				o.fault = FAULT_DUP;
+			else if (!strcmp(v, "swap"))
+				o.fault = FAULT_SWAP;
+			else
+				usage();
+		}
 		else if (!strcmp(a, "--json"))
 			o.json = v;
 		else if (!strcmp(a, "--curves"))
@@ -885,8 +1158,33 @@ int main(int argc, char **argv)
 	}
 	if (!o.runs || o.runs > 32 || !o.orders || !o.rate || !o.rate_orders || !o.stream)
 		die("--runs must be 1..32; --orders, --rate, --rate-orders and --stream positive");
+	if (strcmp(o.layout, "single") && strcmp(o.layout, "threads"))
+		usage();
+	o.single = !strcmp(o.layout, "single");
+	if (!o.wait)
+		o.wait = o.single ? "spin" : "block";
 	if (strcmp(o.wait, "block") && strcmp(o.wait, "spin"))
 		usage();
+	if (o.single && strcmp(o.wait, "spin"))
+		die("--layout single spins; --wait block needs --layout threads");
+	bool rfx = !strcmp(o.engine, "ringfix"), flr = !strcmp(o.engine, "floor");
+	const char *eng_text = rfx ? "ringfixd shard (IdleStrategy=spin)"
+			       : flr ? "raw-socket client (strategy and engine in one thread), spinning"
+				     : "QuickFIX's socket thread";
+	if (!o.single)
+		snprintf(o.layout_text, sizeof(o.layout_text),
+			 "threads: CPU %d venue thread (blocking)%s%s%s; CPU %d %s", o.app_cpu,
+			 flr ? "" : " and strategy thread (", flr ? "" : o.wait,
+			 flr ? "" : " wait)", o.eng_cpu, eng_text);
+	else if (rfx)
+		snprintf(o.layout_text, sizeof(o.layout_text),
+			 "single: CPU %d one thread spinning (venue step, then the strategy's "
+			 "rfx_poll); CPU %d %s",
+			 o.app_cpu, o.eng_cpu, eng_text);
+	else
+		snprintf(o.layout_text, sizeof(o.layout_text),
+			 "single: CPU %d venue thread spinning; CPU %d %s%s", o.app_cpu, o.eng_cpu,
+			 eng_text, flr ? "" : " and the strategy thread (sleeps between orders)");
 	signal(SIGPIPE, SIG_IGN);
 
 	unsigned most = o.orders > o.rate_orders ? o.orders : o.rate_orders;
@@ -895,6 +1193,10 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 6; k++)
 		if (!(*arrs[k] = calloc((size_t)max_id + 1, sizeof(int64_t))))
 			die("out of memory");
+	n_wire_in = calloc((size_t)max_id + 1, 1);
+	n_back = calloc((size_t)max_id + 1, 1);
+	if (!n_wire_in || !n_back)
+		die("out of memory");
 
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/rfx-rt.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -902,18 +1204,15 @@ int main(int argc, char **argv)
 		die("mkdtemp failed");
 
 	pin(o.app_cpu);
-	struct venue ven = {.cpu = o.app_cpu};
+	/* Single layout: ringfix's venue is stepped by the strategy's thread;
+	 * the floor's and QuickFIX's spins in a thread of its own. */
+	struct venue ven = {.cpu = o.app_cpu, .spin = o.single, .threaded = !(o.single && rfx),
+			    .fault = o.fault};
 	venue_start(&ven);
 	struct eng e = {0};
-	eng_open(&e, &o, dir, ven.port);
-	printf("rt_bench %s%s%s: %u runs, strategy+venue on CPU %d (%s wait), engine on CPU %d "
-	       "(%s), %ld CPUs online\n",
-	       o.engine, strcmp(o.engine, "ringfix") ? "" : " durability=",
-	       strcmp(o.engine, "ringfix") ? "" : o.durability, o.runs, o.app_cpu, o.wait, o.eng_cpu,
-	       !strcmp(o.engine, "ringfix") ? "shard, IdleStrategy=spin"
-	       : !strcmp(o.engine, "floor") ? "raw-socket client spinning, same thread as strategy"
-					    : "QuickFIX socket thread",
-	       ncpu);
+	eng_open(&e, &o, dir, &ven);
+	printf("rt_bench %s%s%s: %u runs, %ld CPUs online; layout %s\n", o.engine,
+	       rfx ? " durability=" : "", rfx ? o.durability : "", o.runs, ncpu, o.layout_text);
 	fflush(stdout);
 	if (strstr(o.modes, "closed"))
 		run_closed(&e, &o);
@@ -924,11 +1223,10 @@ int main(int argc, char **argv)
 	eng_close(&e);
 	venue_stop(&ven);
 
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, PROG ": could not remove %s\n", dir);
+	bench_rmdir(dir);
 	for (int k = 0; k < 6; k++)
 		free(*arrs[k]);
+	free(n_wire_in);
+	free(n_back);
 	return 0;
 }

@@ -39,7 +39,17 @@ public:
 		      FIX::UnsupportedMessageType) override
 	{
 		const std::string &id = m.getField(11);
-		cb(ctx, std::strtol(id.c_str(), nullptr, 10));
+		long oid = -1;
+		if (m.isSetField(37)) {
+			const std::string &o = m.getField(37);
+			char *end = nullptr;
+			if (o.size() > 1 && o[0] == 'O') {
+				oid = std::strtol(o.c_str() + 1, &end, 10);
+				if (*end)
+					oid = -1;
+			}
+		}
+		cb(ctx, std::strtol(id.c_str(), nullptr, 10), oid);
 	}
 };
 

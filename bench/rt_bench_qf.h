@@ -12,8 +12,9 @@ extern "C" {
 struct rfx_qf_rt;
 
 /* Called on QuickFIX's socket thread for each ExecutionReport, with its
- * ClOrdID(11) as a number. */
-typedef void (*rfx_qf_rt_cb)(void *ctx, long id);
+ * ClOrdID(11) as a number and the number n of its OrderID(37) "O<n>" (-1
+ * when absent or not in that form). */
+typedef void (*rfx_qf_rt_cb)(void *ctx, long id, long order_id);
 
 /* Start an initiator from the settings file `cfg` (one FIX.4.4 BANK->VENUE
  * session), FileStore when `file_store`, else MemoryStore. Waits up to

@@ -2,7 +2,7 @@
 # ringfix benchmark harness: every benchmark, one report.
 #
 #   bench/run.sh [--quick|--long] [--runs N] [--only NAME[,NAME...]] [--json FILE]
-#                [--out DIR] [--build DIR]
+#                [--out DIR] [--build DIR] [--layout single|threads]
 #
 # Runs the steps of the table below in order (each repeats its measurement
 # --runs times, default 3, and reports medians with min-max), then
@@ -10,6 +10,7 @@
 # default OUT/report.json) and PNG latency-percentile plots (gnuplot) into
 # OUT (default BUILD/bench-report). A step whose program is not built is
 # skipped with a note. Figures are only as good as the machine is quiet.
+# --layout picks rt_bench's core layout (default single; see bench/README.md).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,20 +22,21 @@ top=$(cd "$here/.." && pwd)
 # sizing for --quick/--long, @RINGFIXD@ the daemon, @QF_ACCEPTOR@ the QuickFIX
 # acceptor of the sessions/resend benchmarks, @JSONL@ the file where the step
 # appends JSON lines (steps that print their JSON object on stdout need not
-# use it), @OUT@ the output directory (percentile curves go there). Options
-# after @SIZE@ win over it (rt-ringfix-full: an fdatasync per commit makes
-# each round trip milliseconds, so it gets fewer orders and a lower rate).
+# use it), @OUT@ the output directory (percentile curves go there), @LAYOUT@
+# rt_bench's --layout option. Options after @SIZE@ win over it
+# (rt-ringfix-full: an fdatasync per commit makes each round trip
+# milliseconds, so it gets fewer orders and a lower rate).
 steps() {
 	cat <<'EOF'
 step codec          codec_bench   --json --runs @RUNS@ @QUICK@
 step store          store_bench   --json --runs @RUNS@ @QUICK@
 step ring           ring_bench    --json --runs @RUNS@ @QUICK@
-step rt-floor       rt_bench      --engine floor   --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
-step rt-ringfix     rt_bench      --engine ringfix --durability batch --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
-step rt-ringfix-none rt_bench     --engine ringfix --durability none  --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
-step rt-ringfix-full rt_bench     --engine ringfix --durability full  --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --orders 300 --warmup 20 --rate 100 --rate-orders 300 --stream 20000 --json @JSONL@ --curves @OUT@
-step rt-qf-mem      rt_bench      --engine qf-mem  --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
-step rt-qf-file     rt_bench      --engine qf-file --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
+step rt-floor       rt_bench      --engine floor   @LAYOUT@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
+step rt-ringfix     rt_bench      --engine ringfix @LAYOUT@ --durability batch --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
+step rt-ringfix-none rt_bench     --engine ringfix @LAYOUT@ --durability none  --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
+step rt-ringfix-full rt_bench     --engine ringfix @LAYOUT@ --durability full  --ringfixd @RINGFIXD@ --runs @RUNS@ @SIZE@ --orders 300 --warmup 20 --rate 100 --rate-orders 300 --stream 20000 --json @JSONL@ --curves @OUT@
+step rt-qf-mem      rt_bench      --engine qf-mem  @LAYOUT@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
+step rt-qf-file     rt_bench      --engine qf-file @LAYOUT@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
 step sessions       sessions_bench --ringfixd @RINGFIXD@ --qf-acceptor @QF_ACCEPTOR@ --json @JSONL@ @QUICK@
 step resend         resend_bench   --ringfixd @RINGFIXD@ --qf-acceptor @QF_ACCEPTOR@ --json @JSONL@ @QUICK@
 EOF
@@ -45,7 +47,7 @@ usage() {
 	exit 2
 }
 
-quick="" size="" runs=3 only="" json="" out="" build="$top/build"
+quick="" size="" runs=3 only="" json="" out="" build="$top/build" layout=single
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=--quick; size=--quick ;;
@@ -55,11 +57,13 @@ while [ $# -gt 0 ]; do
 	--json) json=${2:?}; shift ;;
 	--out) out=${2:?}; shift ;;
 	--build) build=${2:?}; shift ;;
+	--layout) layout=${2:?}; shift ;;
 	*) usage ;;
 	esac
 	shift
 done
 case $runs in '' | *[!0-9]* | 0) echo "run.sh: --runs wants a positive number" >&2; exit 2 ;; esac
+case $layout in single | threads) ;; *) echo "run.sh: --layout wants single or threads" >&2; exit 2 ;; esac
 [ -d "$build/bench" ] || { echo "run.sh: no $build/bench; build first (bash deploy/quickstart.sh test)" >&2; exit 1; }
 out=${out:-$build/bench-report}
 json=${json:-$out/report.json}
@@ -82,7 +86,7 @@ else
 		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs online"
 		echo "kernel: $(uname -r)"
 		echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-		echo "options: runs=$runs ${quick:+quick }${size:+size=$size}"
+		echo "options: runs=$runs layout=$layout ${quick:+quick }${size:+size=$size}"
 	} | tee "$out/machine.txt"
 fi
 
@@ -117,6 +121,7 @@ while read -r kw name prog args; do
 	args=${args//@QF_ACCEPTOR@/$qf_acceptor}
 	args=${args//@JSONL@/$jsonl}
 	args=${args//@OUT@/$out}
+	args=${args//@LAYOUT@/--layout $layout}
 	echo "== $name: $prog $args"
 	# shellcheck disable=SC2086 # args is a word list by design
 	if ! "$bin" $args >"$out/$name.log" 2>&1; then
