@@ -156,19 +156,27 @@ static const char *reject_of(const char *buf, unsigned ref, char *out, size_t n)
 	return NULL;
 }
 
-Test(dict, fixt_message_validated_by_its_appl_ver_id, .timeout = 60)
+/* A temporary directory holding FIXT11.xml and FIX50SP<sp>.xml for each sp
+ * from first_sp to 2. */
+static void dict_dir(char *dir, size_t n, int first_sp)
 {
-	const char *rd = bin("RINGFIXD");
-	char dir[256], path[512], cfg[2048], xml[2048], log[512];
-	snprintf(dir, sizeof(dir), "%s/rfx-dict.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	char path[512], xml[2048];
+	snprintf(dir, n, "%s/rfx-dict.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	cr_assert(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/FIXT11.xml", dir);
 	write_text(path, fixt_xml);
-	for (int sp = 1; sp <= 2; sp++) {
+	for (int sp = first_sp; sp <= 2; sp++) {
 		app_xml(xml, sizeof(xml), sp);
 		snprintf(path, sizeof(path), "%s/FIX50SP%d.xml", dir, sp);
 		write_text(path, xml);
 	}
+}
+
+Test(dict, fixt_message_validated_by_its_appl_ver_id, .timeout = 60)
+{
+	const char *rd = bin("RINGFIXD");
+	char dir[256], path[512], cfg[2048], log[512];
+	dict_dir(dir, sizeof(dir), 1);
 	int port = free_port();
 	unsigned tag = ((unsigned)getpid() * 7919u + (unsigned)now_ms()) % 1000000u;
 	snprintf(cfg, sizeof(cfg),
@@ -224,14 +232,8 @@ Test(dict, fixt_message_validated_by_its_appl_ver_id, .timeout = 60)
 Test(dict, bad_keyed_dictionary_is_named, .timeout = 60)
 {
 	const char *rd = bin("RINGFIXD");
-	char dir[256], path[512], cfg[2048], xml[2048], log[512];
-	snprintf(dir, sizeof(dir), "%s/rfx-dict.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	cr_assert(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/FIXT11.xml", dir);
-	write_text(path, fixt_xml);
-	app_xml(xml, sizeof(xml), 2);
-	snprintf(path, sizeof(path), "%s/FIX50SP2.xml", dir);
-	write_text(path, xml);
+	char dir[256], path[512], cfg[2048], log[512];
+	dict_dir(dir, sizeof(dir), 2);
 	unsigned tag = ((unsigned)getpid() * 7919u + (unsigned)now_ms()) % 1000000u;
 	snprintf(cfg, sizeof(cfg),
 		 "[DEFAULT]\nStartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\n"
