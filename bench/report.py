@@ -246,8 +246,58 @@ def micro_tables(steps, summary):
                             for r in rows]
 
 
+def spread(xs):
+    """Per-run values -> [median, min, max] (None for no values)."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return [xs[len(xs) // 2], xs[0], xs[-1]]
+
+
+def secs(t):
+    return f"{t[0]:.3f} [{t[1]:.3f}-{t[2]:.3f}]" if t else "-"
+
+
+def sessions_table(steps, summary):
+    rows = []
+    for r in steps.get("sessions") or []:
+        for engine in ("ringfix", "quickfix"):
+            e = r.get(engine)
+            if not e:
+                continue
+            n = e.get("sessions", 0)
+            on = e.get("logged_on", 0)
+            ok = on == n and n > 0
+            rows.append([engine, n, f"{on} (still {e.get('still_on', 0)})",
+                         secs(spread(e.get("logon_s"))) if ok else "-",
+                         rng(spread(e.get("rss_mb"))) if ok else "-",
+                         f"{e.get('rss_mb_per_1000', 0):.1f}" if ok else "-",
+                         f"{e.get('pss_mb_per_1000', 0):.1f}" if ok else "-",
+                         rng(spread(e.get("idle_cpu_pct"))) if ok else "-"])
+    if rows:
+        hdr = ["engine", "sessions", "logged on", "logon all (s)", "RSS (MB)",
+               "RSS/1000", "PSS/1000", "idle CPU %"]
+        table("3. Sessions logged on with heartbeats (median [min-max] over runs)", hdr, rows)
+        summary["sessions"] = [dict(zip(hdr, r)) for r in rows]
+
+
+def resend_table(steps, summary):
+    rows = []
+    for r in steps.get("resend") or []:
+        res = r.get("results") or {}
+        qf = spread(res.get("quickfix FileStore", {}).get("secs"))
+        for name, v in res.items():
+            t = spread(v.get("secs"))
+            vs = f"{qf[0] / t[0]:.1f}x" if qf and t and not name.startswith("quickfix") else "-"
+            rows.append([name, r.get("messages", "-"), secs(t), fmt(v.get("msgs_per_s")), vs])
+    if rows:
+        hdr = ["path", "messages", "until the last (s)", "msg/s", "QuickFIX FileStore / this"]
+        table("4. Resend: the peer asks for every message (median [min-max] over runs)", hdr, rows)
+        summary["resend"] = [dict(zip(hdr, r)) for r in rows]
+
+
 def other_tables(steps, summary):
-    known = {"codec", "store", "ring"}
+    known = {"codec", "store", "ring", "sessions", "resend"}
     for name, rows in steps.items():
         if name in known or name.startswith("rt-") or not rows:
             continue
@@ -385,6 +435,8 @@ def main():
             print(f"  {k}: {one}")
     layout_lines(idx, summary)
     rt_tables(idx, summary)
+    sessions_table(steps, summary)
+    resend_table(steps, summary)
     micro_tables(steps, summary)
     other_tables(steps, summary)
     skipped = os.path.join(a.out, "skipped.txt")
