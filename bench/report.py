@@ -217,6 +217,16 @@ def micro_tables(steps, summary):
     if w:
         rows.append(["codec: shard outbound wrap, ER (ns)", rng(w), rng(q) if q else "-",
                      f"{q[0] / w[0]:.1f}x" if q else "-"])
+    v = (steps.get("validate") or [{}])[-1]
+    for what, k in [("ExecutionReport", "execution_report"),
+                    ("MarketData x10", "market_data_incremental_refresh_10")]:
+        a, b = pick(v, "validate_ns_ringfix_" + k), pick(v, "validate_ns_quickfix_" + k)
+        over = v.get("validate_over_parse_ringfix_" + k)
+        if a:
+            rows.append([f"validate: {what} (ns; {over:.2f}x our parse)" if over else
+                         f"validate: {what} (ns)", rng(a),
+                         (rng(b) + " DataDictionary::validate") if b else "-",
+                         f"{b[0] / a[0]:.1f}x" if b else "-"])
     s = (steps.get("store") or [{}])[-1]
     q = pick(s, "qf_set_msgs_per_s")
     for mode in ["batch", "none", "full"]:
@@ -297,7 +307,7 @@ def resend_table(steps, summary):
 
 
 def other_tables(steps, summary):
-    known = {"codec", "store", "ring", "sessions", "resend"}
+    known = {"codec", "validate", "store", "ring", "sessions", "resend"}
     for name, rows in steps.items():
         if name in known or name.startswith("rt-") or not rows:
             continue

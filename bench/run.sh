@@ -29,6 +29,7 @@ top=$(cd "$here/.." && pwd)
 steps() {
 	cat <<'EOF'
 step codec          codec_bench   --json --runs @RUNS@ @QUICK@
+step validate       validate_bench --json --runs @RUNS@ @QUICK@
 step store          store_bench   --json --runs @RUNS@ @QUICK@
 step ring           ring_bench    --json --runs @RUNS@ @QUICK@
 step rt-floor       rt_bench      --engine floor   @LAYOUT@ --runs @RUNS@ @SIZE@ --json @JSONL@ --curves @OUT@
