@@ -300,10 +300,9 @@ static int session_conf(const struct rfx_session_settings *ss, struct rfx_worker
 			COPY(o->apps[o->napps].appl_ver_id, ss->app_dicts[i].appl_ver_id);
 			o->apps[o->napps++].path = own_str(ss->app_dicts[i].path, &oom);
 		}
-		bool keyed = false;
-		for (unsigned i = 0; i < ss->napp_dicts; i++)
-			keyed |= strcmp(ss->app_dicts[i].appl_ver_id, ss->default_appl_ver_id) == 0;
-		if (def && !keyed) {
+		/* def is either a keyed entry (copied above) or the plain
+		 * AppDataDictionary, which still needs its entry. */
+		if (def && def == ss->app_data_dictionary) {
 			COPY(o->apps[o->napps].appl_ver_id, ss->default_appl_ver_id);
 			o->apps[o->napps++].path = own_str(def, &oom);
 		}

@@ -313,16 +313,24 @@ static int grow(struct rfx_store *s)
 	return 0;
 }
 
+/* Bytes of the map in use: up to and including the last used page (the
+ * write frontier). */
+static size_t map_used(struct rfx_store *s)
+{
+	MDB_envinfo info;
+
+	mdb_env_info(s->env, &info);
+	return (info.me_last_pgno + 1) * (size_t)s->psize;
+}
+
 /* Grow ahead of time so a batch rarely meets MDB_MAP_FULL. */
 static void grow_if_tight(struct rfx_store *s)
 {
-	MDB_envinfo info;
 	size_t used, headroom;
 
 	if (s->open_iters || s->mapsize >= s->map_max)
 		return;
-	mdb_env_info(s->env, &info);
-	used = (info.me_last_pgno + 1) * (size_t)s->psize;
+	used = map_used(s);
 	headroom = s->mapsize / 4;
 	if (headroom < 2 * s->stage_cap)
 		headroom = 2 * s->stage_cap;
@@ -370,15 +378,13 @@ static void find_map(struct rfx_store *s)
  * of these pages again (freed pages it reuses): they fault back in. */
 static void unmap_behind(struct rfx_store *s)
 {
-	MDB_envinfo info;
 	size_t front, to;
 
 	if (s->map_base_len != s->mapsize)
 		find_map(s);
 	if (!s->map_base)
 		return;
-	mdb_env_info(s->env, &info);
-	front = (info.me_last_pgno + 1) * (size_t)s->psize;
+	front = map_used(s);
 	if (front < s->unmapped_to + UNMAP_MARGIN + UNMAP_STEP)
 		return;
 	to = front - UNMAP_MARGIN;
